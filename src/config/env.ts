@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable ValueGraph reads, parsed once at start-up. A bad value stops the process with a
+ * single line naming the variable, instead of failing later somewhere far from the cause.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Unset: embedded PGlite under DATA_DIR. */
+    DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    DATA_DIR: z.string().min(1).default('./data'),
+    /** Unset: jobs run in worker threads inside the API process. */
+    REDIS_URL: url(['redis:', 'rediss:']).optional(),
+    QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i).default('valuegraph'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    HOST: z.string().default('127.0.0.1'),
+    /** Worker threads (in-process transport) or sandboxed threads per worker process (BullMQ). */
+    JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+    /** How long a job may go without a heartbeat before it counts as lost and is retried or failed. */
+    JOB_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
+    EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
+    /** Dimension of the configured embedding model; vectors of other sizes are kept apart, never mixed. */
+    EMBEDDING_DIM: z.coerce.number().int().min(2).max(4000).default(384),
+    GRAPHQL_INTROSPECTION: bool.default(false),
+    GRAPHQL_LANDING_PAGE: bool.default(false),
+  })
+  .superRefine((env, ctx) => {
+    if (env.REDIS_URL && !env.DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message: 'needs DATABASE_URL too: separate worker processes cannot share the embedded database',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse an environment; throws ConfigError naming the first bad variable. */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  // Empty strings mean "unset": shells and compose files often export VAR= to clear a default.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (result.success) return Object.freeze(result.data);
+  const issue = result.error.issues[0]!;
+  const variable = String(issue.path[0] ?? 'environment');
+  const value = cleaned[variable];
+  const shown = value === undefined ? '' : ` (got ${JSON.stringify(redact(variable, value))})`;
+  throw new ConfigError(variable, `${issue.message}${shown}`);
+}
+
+function redact(variable: string, value: string): string {
+  if (!/URL$/.test(variable)) return value.length > 80 ? `${value.slice(0, 77)}...` : value;
+  return value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+let cached: Env | undefined;
+
+/** For entrypoints only: parse process.env once, or print one line and exit 1. */
+export function loadEnvOrExit(): Env {
+  if (cached) return cached;
+  try {
+    cached = parseEnv();
+    return cached;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

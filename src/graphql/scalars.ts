@@ -1,0 +1,47 @@
+import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+
+export const DateTimeScalar = new GraphQLScalarType({
+  name: 'DateTime',
+  description: 'ISO-8601 timestamp with time zone, e.g. 2024-03-01T12:00:00Z',
+  serialize: (v) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString()),
+  parseValue: (v) => parseDate(v),
+  parseLiteral: (ast) => (ast.kind === Kind.STRING ? parseDate(ast.value) : invalid(ast)),
+});
+
+export const JSONScalar = new GraphQLScalarType({
+  name: 'JSON',
+  description: 'Arbitrary JSON value',
+  serialize: (v) => v,
+  parseValue: (v) => v,
+  parseLiteral: function literal(ast): unknown {
+    switch (ast.kind) {
+      case Kind.STRING:
+      case Kind.BOOLEAN:
+        return ast.value;
+      case Kind.INT:
+      case Kind.FLOAT:
+        return Number(ast.value);
+      case Kind.NULL:
+        return null;
+      case Kind.LIST:
+        return ast.values.map((v) => literal(v));
+      case Kind.OBJECT:
+        return Object.fromEntries(ast.fields.map((f) => [f.name.value, literal(f.value)]));
+      default:
+        return invalid(ast);
+    }
+  },
+});
+
+function parseDate(v: unknown): Date {
+  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) {
+    throw new TypeError('DateTime must be an ISO-8601 string with a time zone');
+  }
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw new TypeError('DateTime is not a valid date');
+  return d;
+}
+
+function invalid(ast: ValueNode): never {
+  throw new TypeError(`unexpected literal of kind ${ast.kind}`);
+}

@@ -1,0 +1,26 @@
+import { DomainError } from '../lib/errors';
+import { selftestJob } from './handlers/selftest.job';
+import type { JobDefinition } from './job.types';
+
+/** Every job ValueGraph runs. Transports look handlers up here by name; nothing else registers jobs. */
+const all: JobDefinition<any, any>[] = [selftestJob];
+
+const byName = new Map(all.map((j) => [j.name, j]));
+
+export function jobNames(): string[] {
+  return [...byName.keys()];
+}
+
+export function getJob(name: string): JobDefinition<unknown, unknown> {
+  const job = byName.get(name);
+  if (!job) throw new DomainError('BAD_USER_INPUT', `unknown job "${name}"`);
+  return job;
+}
+
+/** Validates a payload against the job's schema; the error names the offending field. */
+export function parsePayload(name: string, payload: unknown): unknown {
+  const result = getJob(name).payload.safeParse(payload ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ field: i.path.join('.') || 'payload', message: i.message }));
+  throw new DomainError('BAD_USER_INPUT', `invalid payload for job "${name}"`, { issues });
+}

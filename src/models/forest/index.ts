@@ -1,0 +1,18 @@
+/** Fast random-forest regression: training, prediction, explanation, artifact I/O. */
+export { DEFAULT_OPTIONS, resolveOptions } from './types';
+export type { Forest, ForestOptions, Matrix, ProgressFn, SplitMethod } from './types';
+export { prepareDataset, toColumnMajor } from './dataset';
+export type { Dataset } from './dataset';
+export { Mulberry32, treeSeeds } from './rng';
+export type { TreeArrays } from './tree';
+export { trainForest, trainTrees, trainTreesOn, mergeForests, forestTrees, forestFromTrees } from './train';
+export { predict, predictRow, contributions, featureImportances, forestStats } from './predict';
+export type { Contributions } from './predict';
+export { serializeForest, deserializeForest } from './artifact';
+export {
+  forestToMlRandomForestJSON,
+  forestFromMlRandomForestJSON,
+  treeToMlCartJSON,
+  treeFromMlCartJSON,
+} from './mlrfJson';
+export type { MlCartNode, MlCartRegressionJSON, MlRandomForestRegressionJSON, ExportMeta } from './mlrfJson';

@@ -1,0 +1,40 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type App, createApp } from '../../src/app';
+import { type Env, parseEnv } from '../../src/config/env';
+import { createLogger } from '../../src/lib/logger';
+
+export type TestBackend = 'pglite' | 'postgres';
+export const backend: TestBackend = process.env.VG_TEST_BACKEND === 'postgres' ? 'postgres' : 'pglite';
+
+/** Environment for the current backend: PGlite + in-process jobs, or PostgreSQL + Redis/BullMQ. */
+export function testEnv(overrides: Record<string, string> = {}): Env & { raw: Record<string, string> } {
+  const raw: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', JOB_LOCK_MS: '3000' };
+  if (backend === 'postgres') {
+    raw.DATABASE_URL = must('VG_TEST_DATABASE_URL');
+    raw.REDIS_URL = process.env.VG_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    raw.QUEUE_PREFIX = must('VG_TEST_QUEUE_PREFIX');
+  } else {
+    raw.DATA_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'vg-test-'));
+  }
+  Object.assign(raw, overrides);
+  return { ...parseEnv(raw), raw };
+}
+
+export async function openTestApp(overrides: Record<string, string> = {}, opts = { runJobs: true }): Promise<App> {
+  const env = testEnv(overrides);
+  return createApp(env, createLogger(env.LOG_LEVEL), { migrate: true, runJobs: opts.runJobs });
+}
+
+/** Unique per test so files sharing one PostgreSQL database never see each other's rows. */
+export function uid(prefix = 't'): string {
+  return `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
+}
+
+function must(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run integration tests through jest's globalSetup`);
+  return v;
+}
