@@ -10,36 +10,7 @@ import express from 'express';
 import type { App } from '../app';
 import { authenticate, type GqlContext } from './context';
 import { formatError } from './errors';
-import { jobsResolvers } from './resolvers/jobs.resolvers';
-import { DateTimeScalar, JSONScalar } from './scalars';
-
-const VERSION = (require('../../package.json') as { version: string }).version;
-
-export function loadTypeDefs(): string {
-  const dir = path.join(__dirname, 'schema');
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.graphql'))
-    .sort((a, b) => (a === 'base.graphql' ? -1 : b === 'base.graphql' ? 1 : a.localeCompare(b)))
-    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
-    .join('\n');
-}
-
-// Typed resolver maps come with graphql-codegen; until then Apollo gets plain resolver maps.
-const resolvers: Record<string, any>[] = [
-  { DateTime: DateTimeScalar, JSON: JSONScalar },
-  {
-    Query: {
-      health: (_: unknown, __: unknown, ctx: GqlContext) => ({
-        ok: true,
-        database: ctx.app.db.backend,
-        jobs: ctx.app.queue.kind,
-        version: VERSION,
-      }),
-    },
-  },
-  jobsResolvers,
-];
+import { resolverMaps } from './resolvers';
 
 export interface HttpServer {
   server: http.Server;
@@ -54,7 +25,7 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
   const server = http.createServer(ex);
   const apollo = new ApolloServer<GqlContext>({
     typeDefs: loadTypeDefs(),
-    resolvers,
+    resolvers: resolverMaps,
     introspection: app.env.GRAPHQL_INTROSPECTION,
     includeStacktraceInErrorResponses: false,
     formatError: formatError(app.log),
