@@ -12,6 +12,16 @@ import { authenticate, type GqlContext } from './context';
 import { formatError } from './errors';
 import { resolverMaps } from './resolvers';
 
+export function loadTypeDefs(): string {
+  const dir = path.join(__dirname, 'schema');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .sort((a, b) => (a === 'base.graphql' ? -1 : b === 'base.graphql' ? 1 : a.localeCompare(b)))
+    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
+    .join('\n');
+}
+
 export interface HttpServer {
   server: http.Server;
   listen(port: number, host: string): Promise<{ url: string; port: number }>;
