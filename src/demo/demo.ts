@@ -14,8 +14,9 @@ import { generateSampleData } from './sample-data';
  * the stages grow as capabilities land (embeddings, features, training, scoring).
  */
 export async function runDemo(opts: { customers: number; serve: boolean }): Promise<void> {
-  const env = loadEnvOrExit();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  // The demo talks to a person on stdout; logs (including the job threads') only for warnings unless asked.
+  const env = { ...loadEnvOrExit(), LOG_LEVEL: (process.env.LOG_LEVEL ?? 'warn') as ReturnType<typeof loadEnvOrExit>['LOG_LEVEL'] };
+  const log = createLogger(env.LOG_LEVEL);
   setRootLogger(log);
   const say = (s: string) => process.stdout.write(`${s}\n`);
   const t0 = Date.now();

@@ -11,7 +11,7 @@ export const backend: TestBackend = process.env.VG_TEST_BACKEND === 'postgres' ?
 
 /** Environment for the current backend: PGlite + in-process jobs, or PostgreSQL + Redis/BullMQ. */
 export function testEnv(overrides: Record<string, string> = {}): Env & { raw: Record<string, string> } {
-  const raw: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', JOB_LOCK_MS: '3000' };
+  const raw: Record<string, string> = { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', JOB_LOCK_MS: '15000' };
   if (backend === 'postgres') {
     raw.DATABASE_URL = must('VG_TEST_DATABASE_URL');
     raw.REDIS_URL = process.env.VG_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -25,7 +25,16 @@ export function testEnv(overrides: Record<string, string> = {}): Env & { raw: Re
 
 export async function openTestApp(overrides: Record<string, string> = {}, opts = { runJobs: true }): Promise<App> {
   const env = testEnv(overrides);
-  return createApp(env, createLogger(env.LOG_LEVEL), { migrate: true, runJobs: opts.runJobs });
+  const app = await createApp(env, createLogger(env.LOG_LEVEL), { migrate: true, runJobs: opts.runJobs });
+  // A temp PGlite directory made for this app goes away with it (a caller-supplied DATA_DIR stays).
+  const tempDir = backend === 'pglite' && !overrides.DATA_DIR ? env.DATA_DIR : undefined;
+  return {
+    ...app,
+    async close() {
+      await app.close();
+      if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Unique per test so files sharing one PostgreSQL database never see each other's rows. */

@@ -73,3 +73,21 @@ describe(`jobs on ${backend === 'postgres' ? 'BullMQ + worker process' : 'in-pro
     expect(await app.db.prisma.jobRun.count()).toBe(before);
   });
 });
+
+/** PostgreSQL without Redis: the in-process transport, its threads connecting to PostgreSQL themselves. */
+if (backend === 'postgres') {
+  describe('in-process worker threads on PostgreSQL (no Redis)', () => {
+    it('runs a job with its own connection from the thread', async () => {
+      const app = await openTestApp({ REDIS_URL: '' });
+      try {
+        expect(app.queue.kind).toBe('in-process');
+        const run = await app.queue.enqueue('system.selftest', { durationMs: 100 });
+        const done = await waitForRun(app.db.prisma, run.id, { timeoutMs: 60_000 });
+        expect(done.state).toBe('completed');
+        expect((done.result as { customers: number }).customers).toBeGreaterThanOrEqual(0);
+      } finally {
+        await app.close();
+      }
+    }, 90_000);
+  });
+}

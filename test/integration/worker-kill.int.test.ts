@@ -23,7 +23,8 @@ async function poll<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 
 describeOn('postgres')('killing a BullMQ worker process mid-job', () => {
   it('lets another worker finish the run', async () => {
     const app = await openTestApp({}, { runJobs: false });
-    const env = testEnv().raw;
+    // A short lock so BullMQ notices the dead worker quickly.
+    const env = testEnv({ JOB_LOCK_MS: '3000' }).raw;
     const procs: Proc[] = [];
     try {
       const a = spawnEntry('jobs/worker.ts', env);
