@@ -97,9 +97,11 @@ export class InProcessQueue implements JobQueue {
         (result) => runs.markCompleted(prisma, run.id, result),
         async (err: Error) => {
           if (this.released.has(run.id)) return;
-          const retrying = run.attempts < run.maxAttempts && !this.stopping;
-          if (retrying) await sleep(Math.min(60_000, 1000 * 2 ** (run.attempts - 1)));
-          await runs.markFailed(prisma, run.id, err.message, retrying && !this.stopping);
+          const retrying = run.attempts < run.maxAttempts;
+          // Backoff before the run becomes claimable again; during shutdown it is simply left queued for the
+          // next start.
+          if (retrying && !this.stopping) await sleep(Math.min(60_000, 1000 * 2 ** (run.attempts - 1)));
+          await runs.markFailed(prisma, run.id, err.message, retrying);
         },
       )
       .catch((e) => this.o.log.error({ err: e.message, runId: run.id }, 'could not record job outcome'))
