@@ -22,6 +22,7 @@ run() { # name, jest args...
   echo "== $name" >&2
   node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js "$@" --json --outputFile="$out/$name.json" || status=1
 }
+echo "== generated GraphQL types up to date" >&2; npm run -s codegen:check || status=1
 run unit --selectProjects unit
 VG_TEST_BACKEND=pglite run integration-pglite --selectProjects integration --runInBand
 VG_TEST_BACKEND=postgres run integration-postgres --selectProjects integration --runInBand

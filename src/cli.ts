@@ -7,6 +7,9 @@ import type { ApiKeyRole } from './generated/prisma/client';
 import { DomainError } from './lib/errors';
 import { createLogger, setRootLogger } from './lib/logger';
 import { waitForRun } from './jobs/wait';
+import { registerEmbedCommand } from './embeddings/embed.command';
+import { registerImportCommand } from './ingest/import/import.command';
+import { registerEvaluateCommand, registerTrainCommand } from './models/evaluate.command';
 
 /** `valuegraph` CLI. Opening the app here applies migrations, like the API (workers never migrate). */
 async function withApp<T>(fn: (app: App) => Promise<T>, opts: { runJobs?: boolean; migrate?: boolean } = {}): Promise<T> {
@@ -82,12 +85,18 @@ program
     ),
   );
 
+registerImportCommand(program);
+
 program
   .command('demo')
   .description('generate a sample shop, ingest it, run the pipeline and serve the GraphQL API')
   .option('--customers <n>', 'how many customers to generate', '2000')
   .option('--no-serve', 'exit after the pipeline instead of serving the API')
   .action((o: { customers: string; serve: boolean }) => runDemo({ customers: Number(o.customers), serve: o.serve }));
+
+registerEmbedCommand(program, withApp);
+registerEvaluateCommand(program);
+registerTrainCommand(program, withApp);
 
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof DomainError) {

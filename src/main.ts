@@ -1,4 +1,5 @@
 import { createApp } from './app';
+import { logEmbeddingStatus } from './embeddings/embed.demo-stage';
 import { loadEnvOrExit } from './config/env';
 import { buildHttpServer } from './graphql/server';
 import { createLogger, setRootLogger } from './lib/logger';
@@ -13,6 +14,8 @@ async function main() {
   const http = await buildHttpServer(app);
   const { url } = await http.listen(env.PORT, env.HOST);
   log.info({ url }, 'GraphQL API listening');
+  // Says at start-up whether semantic features are on, without delaying readiness (loading a model takes seconds).
+  void logEmbeddingStatus(app).catch((err) => log.warn({ err: (err as Error).message }, 'embedding status check failed'));
   onShutdown(log, env.SHUTDOWN_TIMEOUT_MS + 5000, async () => {
     await http.close();
     await app.close();

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { deserializeForest, mergeForests, resolveOptions, treeSeeds } from '../../src/models/forest';
 import type { Forest, ForestOptions } from '../../src/models/forest';
-import type { ForestJob } from './forestWorker';
+import type { ForestJob } from './forest-worker';
 
 export interface Pool {
   workers: Worker[];
@@ -17,7 +17,7 @@ export interface Pool {
 export async function startPool(size: number): Promise<Pool> {
   // Workers do not inherit tsx's loader hooks (and Node 20 ignores --import hooks for a
   // worker's entry file), so a tiny CJS bootstrap registers tsx and then loads the .ts.
-  const file = path.join(__dirname, 'forestWorker.ts');
+  const file = path.join(__dirname, 'forest-worker.ts');
   const boot = `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(file)});`;
   const workers = await Promise.all(
     Array.from(

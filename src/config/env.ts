@@ -42,6 +42,26 @@ export const envSchema = z
     EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
     /** Dimension of the configured embedding model; vectors of other sizes are kept apart, never mixed. */
     EMBEDDING_DIM: z.coerce.number().int().min(2).max(4000).default(384),
+    /** Holdout metric a new CLV version must beat to become champion (models.train). */
+    CHAMPION_METRIC: z.enum(['normalizedGini', 'spearman', 'topDecileShare', 'mae', 'rmse']).default('normalizedGini'),
+    /** transformers: local ONNX via transformers.js; openai: any /v1/embeddings server; none: no semantic features. */
+    EMBEDDING_PROVIDER: z.enum(['transformers', 'openai', 'none']).default('transformers'),
+    EMBEDDING_CACHE_DIR: z.string().min(1).default('./models-cache'),
+    EMBEDDING_ALLOW_REMOTE: bool.default(true),
+    EMBEDDING_QUANTIZED: bool.default(true),
+    EMBEDDING_THREADS: z.coerce.number().int().min(1).max(64).default(1),
+    /** Small batches win on CPU: less padding, and attention cost grows with the square of the padded length. */
+    EMBEDDING_BATCH_SIZE: z.coerce.number().int().min(1).max(1024).default(16),
+    /** Token limit per text (longer texts are truncated); unset: 256, or the tokenizer's model_max_length if smaller. */
+    EMBEDDING_MAX_TOKENS: z.coerce.number().int().min(8).max(8192).optional(),
+    EMBEDDING_OPENAI_URL: url(['http:', 'https:']).optional(),
+    EMBEDDING_OPENAI_KEY: z.string().optional(),
+    EMBEDDING_OPENAI_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    EMBEDDING_OPENAI_MAX_BATCH: z.coerce.number().int().min(1).max(2048).default(64),
+    /** Weight of a comment in the customer's profile vector halves every this many days. */
+    PROFILE_HALF_LIFE_DAYS: z.coerce.number().min(1).max(36_500).default(180),
+    /** JSON file of concept prototypes ({ "name": ["example phrase", ...] }); unset: the built-in set. */
+    CONCEPTS_FILE: z.string().min(1).optional(),
     GRAPHQL_INTROSPECTION: bool.default(false),
     GRAPHQL_LANDING_PAGE: bool.default(false),
   })

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { SqlDriverAdapter, Transaction } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
 import type { BridgeRequest, BridgeResponse } from './bridge.protocol';
 import { serializeError } from './bridge.protocol';
 
@@ -16,9 +16,9 @@ export function serveAdapter(adapter: SqlDriverAdapter, port: MessagePort): () =
   const handle = async (req: BridgeRequest): Promise<unknown> => {
     switch (req.op) {
       case 'queryRaw':
-        return (req.tx ? tx(req.tx) : adapter).queryRaw(req.query);
+        return (req.tx ? tx(req.tx) : adapter).queryRaw(localize(req.query));
       case 'executeRaw':
-        return (req.tx ? tx(req.tx) : adapter).executeRaw(req.query);
+        return (req.tx ? tx(req.tx) : adapter).executeRaw(localize(req.query));
       case 'executeScript':
         return adapter.executeScript(req.script);
       case 'startTransaction': {
@@ -55,4 +55,17 @@ export function serveAdapter(adapter: SqlDriverAdapter, port: MessagePort): () =
     txs.clear();
     await Promise.allSettled(open.map((t) => t.rollback()));
   };
+}
+
+/**
+ * Structured clone rebuilds a Date with the receiving realm's intrinsic Date. Where this thread's code runs in
+ * another realm (jest's sandbox), PGlite's `instanceof Date` check then fails; rebuild dates in this realm.
+ */
+function localize(query: SqlQuery): SqlQuery {
+  if (!query.args.some(isForeignDate)) return query;
+  return { ...query, args: query.args.map((a) => (isForeignDate(a) ? new Date((a as Date).getTime()) : a)) };
+}
+
+function isForeignDate(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !(v instanceof Date) && Object.prototype.toString.call(v) === '[object Date]';
 }

@@ -7,6 +7,12 @@ import { applyMigrations, pgDriver, pgliteDriver } from './migrate';
 
 export type Backend = 'postgres' | 'pglite';
 
+/**
+ * Prisma's query-plan cache (default 1000 entries) keeps raw queries' parameter values alive; bulk imports send
+ * megabyte-sized JSON parameters, so a small cache keeps memory flat at no measurable cost.
+ */
+export const QUERY_PLAN_CACHE = 100;
+
 export interface DbOptions {
   /** Unset: embedded PGlite persisted under dataDir (or in memory when dataDir is 'memory://'). */
   databaseUrl?: string;
@@ -38,7 +44,7 @@ async function openPostgres(connectionString: string, opts: DbOptions): Promise<
   // An idle client dropped by a Postgres restart emits 'error' on the pool; unhandled it would kill the process.
   pool.on('error', (err) => opts.log?.warn({ err: err.message }, 'postgres idle client error'));
   const factory = new PrismaPg(pool);
-  const prisma = new PrismaClient({ adapter: factory });
+  const prisma = new PrismaClient({ adapter: factory, queryPlanCacheMaxSize: QUERY_PLAN_CACHE });
   let closed = false;
   return {
     backend: 'postgres',
@@ -81,7 +87,7 @@ async function openPglite(dataDir: string, opts: DbOptions): Promise<Db> {
     throw err;
   }
   const factory: SqlDriverAdapterFactory = new PrismaPGlite(pglite) as unknown as SqlDriverAdapterFactory;
-  const prisma = new PrismaClient({ adapter: factory as never });
+  const prisma = new PrismaClient({ adapter: factory as never, queryPlanCacheMaxSize: QUERY_PLAN_CACHE });
   let closed = false;
   return {
     backend: 'pglite',

@@ -8,6 +8,8 @@ import { waitForRun } from '../jobs/wait';
 import { createLogger, setRootLogger } from '../lib/logger';
 import { onShutdown } from '../lib/shutdown';
 import { generateSampleData } from './sample-data';
+import { runEmbeddingStage } from '../embeddings/embed.demo-stage';
+import { runModelStage } from '../models/models.demo-stage';
 
 /**
  * `npm run demo`: the whole pipeline on the embedded defaults, then the API. Each stage prints what it did;
@@ -38,6 +40,8 @@ export async function runDemo(opts: { customers: number; serve: boolean }): Prom
   await ingest('customers', data.customers, ingestCustomers);
   await ingest('transactions', data.transactions, ingestTransactions);
   await ingest('comments', data.comments, ingestComments);
+  await runEmbeddingStage(app, say);
+  await runModelStage(app, say);
 
   const run = await app.queue.enqueue('system.selftest', { durationMs: 300 });
   const done = await waitForRun(app.db.prisma, run.id, { timeoutMs: 120_000 });

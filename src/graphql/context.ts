@@ -2,11 +2,13 @@ import type { ApiKey, ApiKeyRole } from '../generated/prisma/client';
 import type { App } from '../app';
 import { roleAllows, verifyApiKey } from '../auth/api-keys';
 import { gqlError } from './errors';
+import type { Loaders } from './loaders';
 
 export interface GqlContext {
   app: App;
   apiKey: ApiKey;
   requestId: string;
+  loaders: Loaders;
 }
 
 /** Missing/invalid key: the whole request is refused with 401 before any resolver runs. */

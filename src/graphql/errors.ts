@@ -13,6 +13,19 @@ export function gqlError(code: ErrorCode, message: string): GraphQLError {
   return toGraphQLError(new DomainError(code, message));
 }
 
+/**
+ * Runs a domain call from a resolver: DomainErrors become GraphQLErrors carrying extensions.http.status (Apollo
+ * reads it for the response status, e.g. 400 for BAD_USER_INPUT with its `issues`); anything else propagates and
+ * formatError turns it into an opaque INTERNAL.
+ */
+export async function domain<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw err instanceof DomainError ? toGraphQLError(err) : err;
+  }
+}
+
 /** Never leak stack traces, SQL or driver messages: anything that is not a known error becomes INTERNAL. */
 export function formatError(log: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {

@@ -33,6 +33,23 @@ export const JSONScalar = new GraphQLScalarType({
   },
 });
 
+/**
+ * Exact decimals travel as strings. Inputs accept strings or numbers and are checked by the domain (so an ingest
+ * batch reports a bad amount with its row index instead of failing the whole request here).
+ */
+export const DecimalScalar = new GraphQLScalarType({
+  name: 'Decimal',
+  description: 'Exact decimal number as a string, e.g. "12.3400"',
+  // Prisma's Decimal: toFixed() never switches to exponent notation the way toString() does for tiny values.
+  serialize: (v) =>
+    typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : (v as { toFixed(): string }).toFixed(),
+  parseValue: (v) => {
+    if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) return v;
+    throw new TypeError('Decimal must be a string or a finite number');
+  },
+  parseLiteral: (ast) => (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT ? ast.value : invalid(ast)),
+});
+
 function parseDate(v: unknown): Date {
   if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) {
     throw new TypeError('DateTime must be an ISO-8601 string with a time zone');

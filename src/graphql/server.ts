@@ -6,10 +6,12 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { App } from '../app';
 import { authenticate, type GqlContext } from './context';
 import { formatError } from './errors';
+import { MAX_BODY, queryGuards } from './guards';
+import { createLoaders } from './loaders';
 import { resolverMaps } from './resolvers';
 
 export function loadTypeDefs(): string {
@@ -39,8 +41,11 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
     introspection: app.env.GRAPHQL_INTROSPECTION,
     includeStacktraceInErrorResponses: false,
     formatError: formatError(app.log),
+    // One operation per request: a batch array would multiply every per-request limit.
+    allowBatchedHttpRequests: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      queryGuards(),
       ...(app.env.GRAPHQL_LANDING_PAGE ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });
@@ -58,14 +63,16 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
   });
   ex.use(
     '/graphql',
-    express.json({ limit: '8mb' }),
+    express.json({ limit: MAX_BODY }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const requestId = (req.headers['x-request-id'] as string | undefined) ?? crypto.randomUUID();
-        return { app, apiKey: await authenticate(app, req.headers.authorization), requestId };
+        const apiKey = await authenticate(app, req.headers.authorization);
+        return { app, apiKey, requestId, loaders: createLoaders(app.db.prisma) };
       },
     }),
   );
+  ex.use(bodyErrors(app));
 
   return {
     server,
@@ -81,5 +88,27 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
       await apollo.stop();
       if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     },
+  };
+}
+
+/**
+ * Body-parser failures (too large, invalid JSON, bad encoding) answered as GraphQL-shaped JSON with a clear code
+ * instead of express's HTML error page; never a stack trace.
+ */
+function bodyErrors(app: App) {
+  return (err: Error & { type?: string; status?: number; statusCode?: number }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const status = err.status ?? err.statusCode ?? 500;
+    const known: Record<string, [string, string]> = {
+      'entity.too.large': ['PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${MAX_BODY}; send smaller batches`],
+      'entity.parse.failed': ['INVALID_JSON', 'request body is not valid JSON'],
+      'encoding.unsupported': ['UNSUPPORTED_ENCODING', 'unsupported content encoding'],
+      'charset.unsupported': ['UNSUPPORTED_ENCODING', 'unsupported charset'],
+      'request.aborted': ['BAD_REQUEST', 'request aborted'],
+    };
+    const [code, message] = known[err.type ?? ''] ?? (status >= 400 && status < 500 ? ['BAD_REQUEST', 'bad request'] : ['INTERNAL', 'Internal server error']);
+    if (status >= 500) app.log.error({ err: err.message }, 'unexpected HTTP error');
+    // Every client-side rejection is a 400 with its own code (issue 3's contract); the code tells them apart.
+    res.status(status >= 400 && status < 500 ? 400 : 500).json({ errors: [{ message, extensions: { code } }] });
   };
 }

@@ -11,6 +11,9 @@ export interface IngestResult {
   unchanged: number;
 }
 
+/** A 5,000-row batch on a busy machine outlives Prisma's 5 s default for interactive transactions. */
+export const BATCH_TX = { timeout: 120_000, maxWait: 30_000 };
+
 type Tx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
 
 /**
@@ -21,7 +24,7 @@ type Tx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction'
 export async function ingestCustomers(prisma: PrismaClient, rows: unknown[]): Promise<IngestResult> {
   const valid = validateBatch(rows, customerRow, 'ingestCustomers');
   if (!valid.length) return empty(0);
-  return prisma.$transaction((tx) => upsertCustomers(tx, valid));
+  return prisma.$transaction((tx) => upsertCustomers(tx, valid), BATCH_TX);
 }
 
 export async function upsertCustomers(tx: Tx, rows: CustomerRow[]): Promise<IngestResult> {
@@ -51,7 +54,7 @@ export async function upsertCustomers(tx: Tx, rows: CustomerRow[]): Promise<Inge
 export async function ingestTransactions(prisma: PrismaClient, rows: unknown[]): Promise<IngestResult> {
   const valid = validateBatch(rows, transactionRow, 'ingestTransactions');
   if (!valid.length) return empty(0);
-  return prisma.$transaction((tx) => upsertTransactions(tx, valid));
+  return prisma.$transaction((tx) => upsertTransactions(tx, valid), BATCH_TX);
 }
 
 export async function upsertTransactions(tx: Tx, rows: TransactionRow[]): Promise<IngestResult> {
@@ -94,7 +97,7 @@ export async function upsertTransactions(tx: Tx, rows: TransactionRow[]): Promis
 export async function ingestComments(prisma: PrismaClient, rows: unknown[]): Promise<IngestResult & { changedCommentIds: bigint[] }> {
   const valid = validateBatch(rows, commentRow, 'ingestComments');
   if (!valid.length) return { ...empty(0), changedCommentIds: [] };
-  return prisma.$transaction((tx) => upsertComments(tx, valid));
+  return prisma.$transaction((tx) => upsertComments(tx, valid), BATCH_TX);
 }
 
 /** Returns the ids of new or re-worded comments: exactly the ones whose embeddings must be (re)computed. */

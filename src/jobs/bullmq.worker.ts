@@ -5,6 +5,7 @@ import type { Db } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { type BullJobData, QUEUE_NAME, bullJobOptions, redisConnection } from './bullmq.transport';
 import * as runs from './job-runs';
+import { preloadNativeAddons } from './runtime/native-preload';
 
 export interface BullWorkerOptions {
   db: Db;
@@ -23,6 +24,7 @@ const PROCESSOR = path.join(__dirname, 'runtime', 'bullmq.processor.cjs');
  * state transitions in job_runs and re-offers runs that never reached Redis.
  */
 export async function startBullWorker(o: BullWorkerOptions): Promise<{ close(): Promise<void> }> {
+  preloadNativeAddons();
   const prisma = o.db.prisma;
   const workerId = `${os.hostname()}:${process.pid}`;
   const worker = new Worker<BullJobData>(QUEUE_NAME, PROCESSOR, {

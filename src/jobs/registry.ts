@@ -1,9 +1,13 @@
 import { DomainError } from '../lib/errors';
 import { selftestJob } from './handlers/selftest.job';
+import { refreshFeaturesJob } from './handlers/refresh-features.job';
+import { scoreCustomersJob } from './handlers/score-customers.job';
+import { trainModelJob } from './handlers/train-model.job';
+import { embeddingJobs } from './handlers/embed-comments.job';
 import type { JobDefinition } from './job.types';
 
 /** Every job ValueGraph runs. Transports look handlers up here by name; nothing else registers jobs. */
-const all: JobDefinition<any, any>[] = [selftestJob];
+const all: JobDefinition<any, any>[] = [selftestJob, trainModelJob, scoreCustomersJob, refreshFeaturesJob, ...embeddingJobs];
 
 const byName = new Map(all.map((j) => [j.name, j]));
 

@@ -4,6 +4,7 @@ import type { SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import { serveAdapter } from '../../db/bridge.host';
 import type { Logger } from '../../lib/logger';
 import type { ExecuteInput } from './execute';
+import { preloadNativeAddons } from './native-preload';
 import type { FromThread, ThreadInit, ToThread } from './thread.protocol';
 
 export interface ThreadPoolOptions {
@@ -31,7 +32,9 @@ export class ThreadPool {
   private nextId = 1;
   private adapter?: Promise<SqlDriverAdapter>;
 
-  constructor(private readonly opts: ThreadPoolOptions) {}
+  constructor(private readonly opts: ThreadPoolOptions) {
+    preloadNativeAddons();
+  }
 
   async run(input: ExecuteInput, onProgress: Progress): Promise<unknown> {
     const slot = this.slots.find((s) => !s.busy && !s.dead) ?? (await this.spawn());

@@ -1,7 +1,7 @@
 import { MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { PrismaClient } from '../../generated/prisma/client';
 import { BridgeAdapterFactory } from '../../db/bridge.adapter';
-import { openDb } from '../../db/client';
+import { QUERY_PLAN_CACHE, openDb } from '../../db/client';
 import { createLogger } from '../../lib/logger';
 import { executeJob, throttle } from './execute';
 import type { FromThread, ThreadInit, ToThread } from './thread.protocol';
@@ -16,7 +16,7 @@ const log = createLogger(init.logLevel, { thread: init.threadId });
 
 const dbReady = (async (): Promise<PrismaClient> => {
   if (init.databaseUrl) return (await openDb({ databaseUrl: init.databaseUrl, poolSize: 2, log })).prisma;
-  return new PrismaClient({ adapter: new BridgeAdapterFactory(init.bridgePort as MessagePort) as never });
+  return new PrismaClient({ adapter: new BridgeAdapterFactory(init.bridgePort as MessagePort) as never, queryPlanCacheMaxSize: QUERY_PLAN_CACHE });
 })();
 
 let abort = new AbortController();

@@ -14,5 +14,5 @@ export {
   forestFromMlRandomForestJSON,
   treeToMlCartJSON,
   treeFromMlCartJSON,
-} from './mlrfJson';
-export type { MlCartNode, MlCartRegressionJSON, MlRandomForestRegressionJSON, ExportMeta } from './mlrfJson';
+} from './mlrf-json';
+export type { MlCartNode, MlCartRegressionJSON, MlRandomForestRegressionJSON, ExportMeta } from './mlrf-json';

@@ -5,8 +5,8 @@
  */
 import { type Dataset, prepareDataset } from './dataset';
 import { Mulberry32, treeSeeds } from './rng';
-import { ExactSplitter } from './splitExact';
-import { HistSplitter } from './splitHist';
+import { ExactSplitter } from './split-exact';
+import { HistSplitter } from './split-hist';
 import { FeatureSampler, type NodeSplitter, type TreeArrays, growTree, mtryOf } from './tree';
 import { type Forest, type ForestOptions, type Matrix, type ProgressFn, resolveOptions } from './types';
 

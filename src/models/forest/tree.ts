@@ -53,7 +53,7 @@ export const TIE_EPS = 1e-10;
  * Candidates that are mathematically tied (e.g. the same partition reached through two
  * features) differ only by summation-order rounding; treating them as ties makes the
  * first one win, as scikit-learn's and ml-cart's strict comparisons do on equal errors.
- * (ml-cart mode settles near-ties with ml-cart's own arithmetic instead: cartTies.ts.)
+ * (ml-cart mode settles near-ties with ml-cart's own arithmetic instead: cart-ties.ts.)
  */
 export function isBetter(gain: number, best: number): boolean {
   return gain > 0 && gain > best + TIE_EPS * best;

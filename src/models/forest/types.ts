@@ -28,7 +28,7 @@ export interface ForestOptions {
   /**
    * Exact mode only. 'all': every boundary between distinct values (scikit-learn).
    * 'ml-cart': ml-cart's candidate set and tie thresholds, for bit-exact parity with
-   * DecisionTreeRegression (see splitExact.ts for why it differs when minSamplesLeaf > 1).
+   * DecisionTreeRegression (see split-exact.ts for why it differs when minSamplesLeaf > 1).
    */
   splitCandidates: 'all' | 'ml-cart';
   /** Histogram bins per feature (2..256), used only when splitMethod is 'hist'. */

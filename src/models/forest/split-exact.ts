@@ -10,9 +10,9 @@
  *
  * Rows are in (value, row index) order, threshold = (x[j-1] + x[j]) / 2, x < threshold
  * goes left (ml-cart and scikit-learn alike). 'all' candidates: every boundary between
- * distinct values (scikit-learn). 'ml-cart' candidates and tie-breaking: see cartTies.ts.
+ * distinct values (scikit-learn). 'ml-cart' candidates and tie-breaking: see cart-ties.ts.
  */
-import { CartTieBreaker } from './cartTies';
+import { CartTieBreaker } from './cart-ties';
 import { type Dataset, ROW_MASK as ROW_MASK_EXPORT, inBagOrders } from './dataset';
 import { type BestSplit, type FeatureSampler, type NodeSplitter, TIE_EPS } from './tree';
 

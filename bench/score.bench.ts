@@ -1,0 +1,85 @@
+/**
+ * Scoring benchmark on PostgreSQL: N customers (default 100,000) with ~10 transactions each in a throw-away
+ * database; a forest trained on a 10,000-customer sample is stored as champion, then `scoreCustomers` (the
+ * models.score job body: stream histories, features, BG/NBD, forest, contributions, exact tiers, upserts) is
+ * timed on one thread. Baseline in the same run: a plain `select` of every customer's transactions (the
+ * unavoidable read), to show how much of the time is I/O.
+ *
+ *   npx tsx bench/score.bench.ts [--customers 100000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+ */
+import crypto from 'node:crypto';
+import * as os from 'node:os';
+import { Client } from 'pg';
+import { openDb } from '../src/db/client';
+import { loadAllHistories, MODEL_KIND } from '../src/models/training/train.service';
+import { trainClvForest } from '../src/models/clv/clv-forest';
+import { serializeForest } from '../src/models/forest';
+import { scoreCustomers } from '../src/models/scoring/score.service';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, def: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
+};
+const N = Number(arg('customers', '100000'));
+const ADMIN = arg('admin-url', 'postgresql://postgres@127.0.0.1:5432/postgres');
+
+async function main(): Promise<void> {
+  const name = `vg_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(ADMIN);
+  url.pathname = `/${name}`;
+  const db = await openDb({ databaseUrl: url.toString() });
+  try {
+    await db.migrate();
+    const p = db.prisma;
+    const now = new Date();
+    let t0 = performance.now();
+    await p.$executeRaw`insert into customers (external_id, birth_year, region)
+      select 'b' || g, 1950 + g % 50, 'r' || g % 9 from generate_series(1, ${N}) g`;
+    // ~10 purchases per customer over two years, heavier for some; 3% refunds.
+    await p.$executeRaw`insert into transactions (external_id, customer_id, occurred_at, amount, kind, product_id, quantity)
+      select 'bt' || c.id || '-' || k, c.id,
+        ${now.toISOString()}::timestamptz - ((hashint4(c.id * 31 + k) & 1023) % 720) * interval '1 day',
+        5 + (hashint4(c.id) & 255) * (1 + (k % 3)) / 2.0,
+        case when hashint4(c.id * 7 + k) % 33 = 0 then 'refund'::"TransactionKind" else 'purchase'::"TransactionKind" end,
+        'p' || (hashint4(c.id + k) & 255), 1
+      from customers c, generate_series(1, 4 + (hashint4(c.id) & 15)) k`;
+    await p.$executeRaw`analyze`;
+    const [countRow] = await p.$queryRaw<{ n: bigint }[]>`select count(*)::bigint as n from transactions`;
+    const txns = countRow!.n;
+    console.log(`cores ${os.cpus().length}, load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; ${N} customers, ${txns} transactions (setup ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+
+    const sample = (await loadAllHistories(p, now)).filter((_, i) => i % Math.max(1, Math.floor(N / 10_000)) === 0);
+    const model = trainClvForest(sample, now.getTime(), { horizonDays: 180, forest: { nEstimators: 100 } });
+    const artifact = serializeForest(model.forest);
+    const v = await p.modelVersion.create({
+      data: {
+        kind: MODEL_KIND, status: 'ready', horizonDays: 180, cutoff: now, featureNames: model.featureNames,
+        params: { target: model.target, calibration: { ...model.calibration }, baselines: model.baselines as object },
+        artifact: Buffer.from(artifact), artifactBytes: artifact.byteLength, trainingRows: model.trainingRows,
+      },
+    });
+
+    t0 = performance.now();
+    await p.$queryRaw`select customer_id, occurred_at, amount::float8, kind::text, product_id, category, quantity from transactions order by customer_id, occurred_at`;
+    const readS = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const out = await scoreCustomers(p, { modelVersionId: v.id });
+    const scoreS = (performance.now() - t0) / 1000;
+    console.log('| customers | transactions | read all transactions s (baseline) | scoreCustomers s | ratio | target |');
+    console.log('|---:|---:|---:|---:|---:|---:|');
+    console.log(`| ${out.scored} | ${txns} | ${readS.toFixed(1)} | ${scoreS.toFixed(1)} | ${(scoreS / readS).toFixed(1)}x | ≤ 60 s |`);
+  } finally {
+    await db.close();
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

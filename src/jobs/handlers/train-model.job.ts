@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { METRIC_KEYS } from '../../models/clv/clv-metrics';
+import { scoreCustomers } from '../../models/scoring/score.service';
+import { trainModelVersion } from '../../models/training/train.service';
+import { defineJob } from '../job.types';
+
+export const TRAIN_DEDUPE_KEY = 'models.train';
+
+/**
+ * Trains a CLV forest version, compares it with the baselines on held-out customers, promotes it when it beats
+ * the champion (or when forced) and then scores every customer with the new champion in the same run, so a
+ * promotion is never left without scores. Enqueued with TRAIN_DEDUPE_KEY: concurrent requests share one run.
+ */
+export const trainModelJob = defineJob({
+  name: 'models.train',
+  maxAttempts: 1,
+  payload: z.object({
+    horizonDays: z.number().int().min(1).max(3650).default(365),
+    cutoff: z.coerce.date().optional(),
+    options: z
+      .object({
+        force: z.boolean().default(false),
+        metric: z.enum(METRIC_KEYS).optional(),
+        target: z.enum(['log1p', 'raw']).optional(),
+        holdoutFraction: z.number().min(0.05).max(0.5).optional(),
+        nEstimators: z.number().int().min(1).max(1000).optional(),
+        maxDepth: z.number().int().min(1).max(64).optional(),
+        minSamplesLeaf: z.number().int().min(1).optional(),
+        maxFeatures: z.number().gt(0).max(1).optional(),
+        sampleFraction: z.number().gt(0).max(1).optional(),
+        seed: z.number().int().optional(),
+        score: z.boolean().default(true),
+        failAfterVersionRow: z.boolean().default(false),
+      })
+      .default({ force: false, score: true, failAfterVersionRow: false }),
+  }),
+  async handler({ horizonDays, cutoff, options }, ctx) {
+    const { force, metric, target, holdoutFraction, score, failAfterVersionRow, ...forest } = options;
+    const out = await trainModelVersion(
+      ctx.db,
+      { horizonDays, cutoff, force, metric, target, holdoutFraction, forest, jobRunId: ctx.runId, failAfterVersionRow },
+      { progress: (f, m) => ctx.progress(score ? f * 0.7 : f, m), signal: ctx.signal },
+    );
+    let scored = 0;
+    if (out.promoted && score) {
+      const s = await scoreCustomers(ctx.db, { modelVersionId: out.modelVersionId, signal: ctx.signal, onProgress: (f, m) => ctx.progress(0.7 + 0.3 * f, m) });
+      scored = s.scored;
+    }
+    ctx.progress(1, 'done');
+    return { modelVersionId: out.modelVersionId, promoted: out.promoted, reason: out.reason, trainingRows: out.trainingRows, scored };
+  },
+});
