@@ -4,6 +4,9 @@ const transform = {
 };
 const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
 module.exports = {
+  // A fresh worker process for every test file: native addons (onnxruntime, sharp) and PGlite's WASM heap never
+  // outlive the file that loaded them. Sharing one process across files crashed once in native code (free()).
+  workerIdleMemoryLimit: '1MB',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { Rng } from '../src/lib/random';
 
 const ONNX_SUBSET = `
 syntax = "proto3";
@@ -77,23 +78,6 @@ export function buildVocab(): string[] {
   const letters = [...'abcdefghijklmnopqrstuvwxyz0123456789'];
   const words = [...new Set(WORDS)];
   return [...special, ...punct, ...letters, ...letters.map((l) => `##${l}`), ...words];
-}
-
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  normal(): number {
-    return Math.sqrt(-2 * Math.log(Math.max(this.next(), 1e-12))) * Math.cos(2 * Math.PI * this.next());
-  }
 }
 
 interface Graph {

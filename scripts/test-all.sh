@@ -24,8 +24,8 @@ run() { # name, jest args...
 }
 echo "== generated GraphQL types up to date" >&2; npm run -s codegen:check || status=1
 run unit --selectProjects unit
-VG_TEST_BACKEND=pglite run integration-pglite --selectProjects integration --runInBand
-VG_TEST_BACKEND=postgres run integration-postgres --selectProjects integration --runInBand
+VG_TEST_BACKEND=pglite run integration-pglite --selectProjects integration --maxWorkers=1
+VG_TEST_BACKEND=postgres run integration-postgres --selectProjects integration --maxWorkers=1
 
 node -e '
   const fs = require("fs");
