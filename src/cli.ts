@@ -1,28 +1,13 @@
 import { Command, Option } from 'commander';
-import { type App, createApp } from './app';
+import { withApp } from './cli-app';
 import { ROLES, createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys';
-import { loadEnvOrExit } from './config/env';
 import { runDemo } from './demo/demo';
 import type { ApiKeyRole } from './generated/prisma/client';
 import { DomainError } from './lib/errors';
-import { createLogger, setRootLogger } from './lib/logger';
 import { waitForRun } from './jobs/wait';
 import { registerEmbedCommand } from './embeddings/embed.command';
 import { registerImportCommand } from './ingest/import/import.command';
 import { registerEvaluateCommand, registerTrainCommand } from './models/evaluate.command';
-
-/** `valuegraph` CLI. Opening the app here applies migrations, like the API (workers never migrate). */
-async function withApp<T>(fn: (app: App) => Promise<T>, opts: { runJobs?: boolean; migrate?: boolean } = {}): Promise<T> {
-  const env = loadEnvOrExit();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  setRootLogger(log);
-  const app = await createApp(env, log, { migrate: opts.migrate ?? true, runJobs: opts.runJobs ?? false });
-  try {
-    return await fn(app);
-  } finally {
-    await app.close();
-  }
-}
 
 const program = new Command('valuegraph').description('ValueGraph: customer lifetime value over GraphQL').showHelpAfterError();
 

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { type App, createApp } from '../../app';
-import { loadEnvOrExit } from '../../config/env';
+import type { App } from '../../app';
+import { withApp } from '../../cli-app';
 import { badInput } from '../../lib/errors';
-import { createLogger, setRootLogger } from '../../lib/logger';
 import { jobNames } from '../../jobs/registry';
 import { type ImportSummary, runImport } from './import.runner';
 import { ENTITIES, type Entity, FORMATS, type FormatName } from './import.types';
@@ -18,19 +17,6 @@ interface Opts {
   progress: boolean;
   json: boolean;
   dryRun: boolean;
-}
-
-/** Same as cli.ts's withApp (not imported: cli.ts parses argv when loaded). */
-async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
-  const env = loadEnvOrExit();
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  setRootLogger(log);
-  const app = await createApp(env, log, { migrate: true, runJobs: false });
-  try {
-    return await fn(app);
-  } finally {
-    await app.close();
-  }
 }
 
 /** `--mapping` is inline JSON or the path of a JSON file. */
