@@ -11,10 +11,10 @@ import {
   isScalarType,
 } from 'graphql';
 import type { App } from '../../src/app';
-import { createApiKey } from '../../src/auth/api-keys';
-import { buildHttpServer, type HttpServer, loadTypeDefs } from '../../src/graphql/server';
+import { buildHttpServer, loadTypeDefs } from '../../src/graphql/server';
 import { gql } from '../helpers/processes';
-import { backend, openTestApp, uid } from '../helpers/test-env';
+import { backend, uid } from '../helpers/test-env';
+import { type TestServer, startTestServer } from '../helpers/test-server';
 
 /** A syntactically valid value for a required argument, so the call reaches its resolver's role check. */
 function sample(type: GraphQLInputType): unknown {
@@ -51,22 +51,17 @@ const noLeak = (body: unknown) => {
 jest.setTimeout(120_000);
 
 describe(`GraphQL access control and guards on ${backend}`, () => {
+  let server: TestServer;
   let app: App;
-  let http: HttpServer;
   let url: string;
-  const keys: Record<'reader' | 'writer' | 'admin', string> = { reader: '', writer: '', admin: '' };
+  let keys: TestServer['keys'];
   const schema = buildSchema(loadTypeDefs());
 
   beforeAll(async () => {
-    app = await openTestApp({}, { runJobs: false });
-    for (const role of ['reader', 'writer', 'admin'] as const) keys[role] = (await createApiKey(app.db.prisma, { name: role, role })).key;
-    http = await buildHttpServer(app);
-    url = (await http.listen(0, '127.0.0.1')).url;
+    server = await startTestServer();
+    ({ app, url, keys } = server);
   }, 60_000);
-  afterAll(async () => {
-    await http?.close();
-    await app?.close();
-  });
+  afterAll(() => server?.close());
 
   it('refuses every mutation to a reader with 403 FORBIDDEN, and to anyone without a key with 401', async () => {
     const names = Object.keys(schema.getMutationType()!.getFields()).filter((n) => n !== '_noop');

@@ -1,8 +1,7 @@
 import type { App } from '../../src/app';
-import { createApiKey } from '../../src/auth/api-keys';
-import { buildHttpServer, type HttpServer } from '../../src/graphql/server';
 import { gql } from '../helpers/processes';
-import { backend, openTestApp, uid } from '../helpers/test-env';
+import { backend, uid } from '../helpers/test-env';
+import { type TestServer, startTestServer } from '../helpers/test-server';
 
 const INGEST_CUSTOMERS = `mutation($rows: [CustomerInput!]!) { ingestCustomers(rows: $rows) { received inserted updated unchanged } }`;
 const INGEST_TX = `mutation($rows: [TransactionInput!]!, $customers: [CustomerInput!]) {
@@ -17,25 +16,19 @@ const PAGE = `query($filter: CustomerFilter, $orderBy: CustomerOrder, $first: In
 jest.setTimeout(120_000);
 
 describe(`GraphQL API over HTTP on ${backend}`, () => {
+  let server: TestServer;
   let app: App;
-  let http: HttpServer;
   let url: string;
   let writer: string;
   let reader: string;
   let admin: string;
 
   beforeAll(async () => {
-    app = await openTestApp({}, { runJobs: false });
-    writer = (await createApiKey(app.db.prisma, { name: 'w', role: 'writer' })).key;
-    reader = (await createApiKey(app.db.prisma, { name: 'r', role: 'reader' })).key;
-    admin = (await createApiKey(app.db.prisma, { name: 'a', role: 'admin' })).key;
-    http = await buildHttpServer(app);
-    url = (await http.listen(0, '127.0.0.1')).url;
+    server = await startTestServer();
+    ({ app, url } = server);
+    ({ writer, reader, admin } = server.keys);
   }, 60_000);
-  afterAll(async () => {
-    await http?.close();
-    await app?.close();
-  });
+  afterAll(() => server?.close());
 
   it('ingests customers, transactions and comments; a repeated batch changes nothing', async () => {
     const c = uid('gc');

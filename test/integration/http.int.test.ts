@@ -1,25 +1,20 @@
 import type { App } from '../../src/app';
 import { createApiKey } from '../../src/auth/api-keys';
-import { buildHttpServer, type HttpServer } from '../../src/graphql/server';
 import { gql } from '../helpers/processes';
-import { backend, openTestApp } from '../helpers/test-env';
+import { backend } from '../helpers/test-env';
+import { type TestServer, startTestServer } from '../helpers/test-server';
 
 describe(`GraphQL over HTTP on ${backend}`, () => {
+  let server: TestServer;
   let app: App;
-  let http: HttpServer;
   let url: string;
-  const keys: Record<string, string> = {};
+  let keys: TestServer['keys'];
 
   beforeAll(async () => {
-    app = await openTestApp({ PORT: '0' });
-    for (const role of ['reader', 'admin'] as const) keys[role] = (await createApiKey(app.db.prisma, { name: role, role })).key;
-    http = await buildHttpServer(app);
-    url = (await http.listen(0, '127.0.0.1')).url;
+    server = await startTestServer({ runJobs: true, roles: ['reader', 'admin'] });
+    ({ app, url, keys } = server);
   }, 60_000);
-  afterAll(async () => {
-    await http?.close();
-    await app?.close();
-  });
+  afterAll(() => server?.close());
 
   it('answers with the backends in use', async () => {
     const r = await gql(url, keys.reader, '{ health { ok database jobs } }');
