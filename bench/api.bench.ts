@@ -121,7 +121,11 @@ async function main(): Promise<void> {
   await seed(app);
   const key = (await createApiKey(app.db.prisma, { name: 'bench', role: 'admin' })).key;
 
-  const child: ChildProcess = fork(__filename, ['--serve'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  const child: ChildProcess = fork(__filename, ['--serve'], {
+    // --cpu-prof DIR: the API process writes a V8 CPU profile there on exit (for finding per-request overhead).
+    execArgv: ['--import', 'tsx', ...(process.argv.includes('--cpu-prof') ? ['--cpu-prof', '--cpu-prof-dir', process.argv[process.argv.indexOf('--cpu-prof') + 1]!] : [])],
+    stdio: 'inherit',
+  });
   const api = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`API process exited ${code}`)));

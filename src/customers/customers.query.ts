@@ -1,6 +1,7 @@
-import { Prisma, type Customer, type PrismaClient } from '../generated/prisma/client';
+import { Prisma, type Customer, type PrismaClient, type Score } from '../generated/prisma/client';
 import { badInput } from '../lib/errors';
 import { CHAMPION_VERSION_ID } from './champion.sql';
+import { type ScoreSqlRow, toScore } from './latest-score.service';
 import { type Page, decodeCursor, encodeCursor, pageSize } from './cursor';
 
 export type CustomerOrderField = 'PREDICTED_CLV' | 'TOTAL_SPEND' | 'RECENCY' | 'ID';
@@ -23,13 +24,57 @@ export interface ListCustomersArgs {
 }
 
 /** One customer by internal id or external id; exactly one must be given. */
-export async function findCustomer(prisma: PrismaClient, by: { id?: string | null; externalId?: string | null }): Promise<Customer | null> {
+export async function findCustomer(
+  prisma: PrismaClient,
+  by: { id?: string | null; externalId?: string | null },
+  /** Receives the champion's score fetched in the same round trip (the hottest dashboard read asks for both). */
+  primeScore?: (customerId: number, score: Score | null) => void,
+): Promise<Customer | null> {
   if ((by.id == null) === (by.externalId == null)) {
     throw badInput('give exactly one of id or externalId', [{ field: by.id == null ? 'id' : 'externalId', message: 'exactly one of id, externalId' }]);
   }
-  if (by.externalId != null) return prisma.customer.findUnique({ where: { externalId: by.externalId } });
-  if (!/^\d{1,9}$/.test(by.id!)) return null;
-  return prisma.customer.findUnique({ where: { id: Number(by.id) } });
+  if (by.id != null && !/^\d{1,9}$/.test(by.id)) return null;
+  const where = by.externalId != null ? Prisma.sql`c.external_id = ${by.externalId}` : Prisma.sql`c.id = ${Number(by.id)}::int`;
+  const [row] = await prisma.$queryRaw<(CustomerSqlRow & { s_customer_id: number | null } & ScoreSqlRow)[]>`
+    select c.id, c.external_id, c.birth_year, c.gender, c.region, c.signup_date, c.attributes, c.features_stale_at,
+      c.created_at, c.updated_at, s.customer_id as s_customer_id, s.customer_id, s.model_version_id::int as model_version_id,
+      s.clv::text as clv, s.p_alive, s.churn_risk, s.tier, s.segment, s.explanation, s.scored_at
+    from customers c left join scores s on s.customer_id = c.id and s.model_version_id = ${CHAMPION_VERSION_ID}
+    where ${where}`;
+  if (!row) return null;
+  const customer = toCustomer(row);
+  primeScore?.(customer.id, row.s_customer_id == null ? null : toScore({ ...row, customer_id: customer.id }));
+  return customer;
+}
+
+interface CustomerSqlRow {
+  id: number;
+  external_id: string;
+  birth_year: number | null;
+  gender: string | null;
+  region: string | null;
+  signup_date: Date | null;
+  attributes: unknown;
+  features_stale_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const date = (d: Date | string | null) => (d == null ? null : new Date(d));
+
+function toCustomer(r: CustomerSqlRow): Customer {
+  return {
+    id: Number(r.id),
+    externalId: r.external_id,
+    birthYear: r.birth_year == null ? null : Number(r.birth_year),
+    gender: r.gender,
+    region: r.region,
+    signupDate: date(r.signup_date),
+    attributes: (typeof r.attributes === 'string' ? JSON.parse(r.attributes) : r.attributes) as Prisma.JsonValue,
+    featuresStaleAt: date(r.features_stale_at),
+    createdAt: date(r.created_at)!,
+    updatedAt: date(r.updated_at)!,
+  };
 }
 
 // Sort keys are numeric so one keyset comparison works for every ordering; missing values sort lowest.

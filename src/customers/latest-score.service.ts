@@ -1,7 +1,7 @@
 import { Prisma, type PrismaClient, type Score } from '../generated/prisma/client';
 import { CHAMPION_VERSION_ID, idSet } from './champion.sql';
 
-interface ScoreSqlRow {
+export interface ScoreSqlRow {
   customer_id: number;
   model_version_id: number;
   clv: string;
@@ -29,7 +29,7 @@ export async function loadLatestScores(prisma: PrismaClient, customerIds: readon
   return customerIds.map((id) => byId.get(id) ?? null);
 }
 
-function toScore(r: ScoreSqlRow): Score {
+export function toScore(r: ScoreSqlRow): Score {
   return {
     customerId: Number(r.customer_id),
     modelVersionId: Number(r.model_version_id),

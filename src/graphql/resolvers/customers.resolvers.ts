@@ -10,7 +10,7 @@ export const customersResolvers: Resolvers = {
   Query: {
     customer: (_, args, ctx) => {
       requireRole(ctx, 'reader');
-      return domain(() => findCustomer(ctx.app.db.prisma, args));
+      return domain(() => findCustomer(ctx.app.db.prisma, args, (id, score) => ctx.loaders.latestScore.prime(id, score)));
     },
     customers: (_, args, ctx) => {
       requireRole(ctx, 'reader');
