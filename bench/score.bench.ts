@@ -67,11 +67,22 @@ async function main(): Promise<void> {
     await p.$queryRaw`select customer_id, occurred_at, amount::float8, kind::text, product_id, category, quantity from transactions order by customer_id, occurred_at`;
     const readS = (performance.now() - t0) / 1000;
     t0 = performance.now();
-    const out = await scoreCustomers(p, { modelVersionId: v.id });
+    let segStart = 0;
+    const onProgress = (_: number, m: string) => {
+      if (m.endsWith('segmenting')) segStart = performance.now();
+    };
+    const out = await scoreCustomers(p, { modelVersionId: v.id, onProgress });
     const scoreS = (performance.now() - t0) / 1000;
-    console.log('| customers | transactions | read all transactions s (baseline) | scoreCustomers s | ratio | target |');
-    console.log('|---:|---:|---:|---:|---:|---:|');
-    console.log(`| ${out.scored} | ${txns} | ${readS.toFixed(1)} | ${scoreS.toFixed(1)} | ${(scoreS / readS).toFixed(1)}x | ≤ 60 s |`);
+    const segS = (performance.now() - segStart) / 1000;
+    console.log('| customers | transactions | read all transactions s (baseline) | scoreCustomers s | of which segments s | ratio | target |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(`| ${out.scored} | ${txns} | ${readS.toFixed(1)} | ${scoreS.toFixed(1)} | ${segS.toFixed(1)} | ${(scoreS / readS).toFixed(1)}x | ≤ 60 s |`);
+    // A partial re-score (features.refresh after an ingest): 100 customers scored, everyone re-segmented.
+    const ids = (await p.$queryRaw<{ id: number }[]>`select id from customers order by id limit 100`).map((r) => r.id);
+    t0 = performance.now();
+    const part = await scoreCustomers(p, { modelVersionId: v.id, customerIds: ids, onProgress });
+    const partS = (performance.now() - t0) / 1000;
+    console.log(`\npartial re-score of ${part.scored} customers, ${part.segmented} re-segmented: ${partS.toFixed(1)} s (segments ${((performance.now() - segStart) / 1000).toFixed(1)} s)`);
   } finally {
     await db.close();
     await admin.query(`drop database if exists ${name} with (force)`);

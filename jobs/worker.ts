@@ -1,6 +1,8 @@
 import { loadEnvOrExit } from '../src/config/env';
 import { openDb } from '../src/db/client';
 import { startBullWorker } from '../src/jobs/bullmq.worker';
+import { startBullSchedules } from '../src/jobs/schedules';
+import { retrainConfigFromEnv, validateRetrainConfig } from '../src/models/training/retrain-schedule';
 import { createLogger, setRootLogger } from '../src/lib/logger';
 import { onShutdown } from '../src/lib/shutdown';
 
@@ -18,6 +20,15 @@ async function main() {
     );
     process.exit(1);
   }
+  const retrain = retrainConfigFromEnv(env);
+  if (retrain) {
+    try {
+      validateRetrainConfig(retrain);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
   const db = await openDb({ databaseUrl: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, log });
   const worker = await startBullWorker({
     db,
@@ -27,7 +38,10 @@ async function main() {
     concurrency: env.JOB_CONCURRENCY,
     lockMs: env.JOB_LOCK_MS,
   });
+  // Scheduled retraining (RETRAIN_CRON): one BullMQ job scheduler shared by all workers; unset removes it.
+  const schedules = await startBullSchedules({ prisma: db.prisma, log, redisUrl: env.REDIS_URL, prefix: env.QUEUE_PREFIX, retrain });
   onShutdown(log, env.SHUTDOWN_TIMEOUT_MS + 5000, async () => {
+    await schedules.close();
     await worker.close();
     await db.close();
   });

@@ -2,6 +2,7 @@
 # Bring up the local services ValueGraph needs on a bare Debian 12 (bookworm) machine without systemd:
 #   * PostgreSQL 15 (cluster "15 main") on 127.0.0.1:$PGPORT with the pgvector extension available
 #   * Redis on 127.0.0.1:$REDIS_PORT with maxmemory-policy noeviction (BullMQ requires it)
+#   * Debian's chromium at /usr/bin/chromium (the dashboard's headless browser test)
 #
 # Idempotent: when everything is already installed and running it only checks, which takes well under a
 # second or two. Installing needs root; only the Debian apt repositories and the npm registry are reachable,
@@ -76,6 +77,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   apt_update_once
   apt_install "${missing[@]}"
+fi
+
+# Debian's chromium for the dashboard's browser test (playwright-core drives /usr/bin/chromium; npm downloads no browser).
+if [ ! -x /usr/bin/chromium ]; then
+  need_root "installing chromium"
+  log "installing chromium (dashboard browser test)"
+  apt_update_once
+  apt_install chromium
 fi
 
 # ---------------------------------------------------------------------------------------------------------

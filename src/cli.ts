@@ -8,6 +8,7 @@ import { waitForRun } from './jobs/wait';
 import { registerEmbedCommand } from './embeddings/embed.command';
 import { registerImportCommand } from './ingest/import/import.command';
 import { registerEvaluateCommand, registerTrainCommand } from './models/evaluate.command';
+import { registerBiCommands } from './bi/export.command';
 
 const program = new Command('valuegraph').description('ValueGraph: customer lifetime value over GraphQL').showHelpAfterError();
 
@@ -82,6 +83,7 @@ program
 registerEmbedCommand(program, withApp);
 registerEvaluateCommand(program);
 registerTrainCommand(program, withApp);
+registerBiCommands(program);
 
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof DomainError) {

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 
 /**
@@ -38,6 +39,8 @@ export const envSchema = z
     JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
     /** How long a job may go without a heartbeat before it counts as lost and is retried or failed. */
     JOB_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+    /** BullMQ only: models.train grows its trees in this many child jobs spread over the workers (1: one job). */
+    TRAIN_FANOUT: z.coerce.number().int().min(1).max(64).default(1),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
     EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),
     /** Dimension of the configured embedding model; vectors of other sizes are kept apart, never mixed. */
@@ -62,6 +65,43 @@ export const envSchema = z
     PROFILE_HALF_LIFE_DAYS: z.coerce.number().min(1).max(36_500).default(180),
     /** JSON file of concept prototypes ({ "name": ["example phrase", ...] }); unset: the built-in set. */
     CONCEPTS_FILE: z.string().min(1).optional(),
+    /** hnsw.ef_search of similar-customer queries: recall vs latency (BENCHMARKS.md, "Similar customers"). */
+    SIMILARITY_EF_SEARCH: z.coerce.number().int().min(10).max(1000).default(100),
+    /** Filters passing fewer than this share of customers skip the HNSW index for an exact scan of the matches. */
+    SIMILARITY_EXACT_BELOW: z.coerce.number().min(0).max(1).default(0.03),
+    /** Scheduled retraining: a cron expression (5 fields, or 6 with seconds first), UTC; unset: no schedule. */
+    RETRAIN_CRON: z
+      .string()
+      .optional()
+      .superRefine((v, ctx) => {
+        if (v === undefined) return;
+        try {
+          CronExpressionParser.parse(v, { tz: 'UTC' });
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: `is not a valid cron expression: ${(err as Error).message}` });
+        }
+      }),
+    /** Horizon of the scheduled trainings; their cutoff is the fire time. */
+    RETRAIN_HORIZON_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+    /** JSON object of models.train options for the scheduled trainings, e.g. {"nEstimators":200}. */
+    RETRAIN_OPTIONS: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return undefined;
+        try {
+          const o: unknown = JSON.parse(v);
+          if (o && typeof o === 'object' && !Array.isArray(o)) return o as Record<string, unknown>;
+        } catch {
+          // reported below
+        }
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of models.train options' });
+        return z.NEVER;
+      }),
+    /** Pause of the automatic features.refresh after an ingest: batches arriving meanwhile join the same run. */
+    FEATURE_REFRESH_DEBOUNCE_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+    /** `valuegraph bi create-role` only: the new BI login role's password; unset: one is generated and printed once. */
+    BI_ROLE_PASSWORD: z.string().optional(),
     GRAPHQL_INTROSPECTION: bool.default(false),
     GRAPHQL_LANDING_PAGE: bool.default(false),
   })

@@ -31,6 +31,9 @@ export async function eraseCustomer(prisma: PrismaClient, externalId: string): P
     const [embeddings] = await tx.$queryRaw<{ n: bigint }[]>`
       select count(*) as n from comment_embeddings e join comments m on m.id = e.comment_id where m.customer_id = ${id}::int`;
     rows.comment_embeddings = Number(embeddings?.n ?? 0);
+    const [eventEmbeddings] = await tx.$queryRaw<{ n: bigint }[]>`
+      select count(*) as n from event_embeddings e join events v on v.id = e.event_id where v.customer_id = ${id}::int`;
+    rows.event_embeddings = Number(eventEmbeddings?.n ?? 0);
     for (const table of tables) {
       // Identifiers cannot be bind parameters; these come from the catalog and are quoted. The id is bound.
       rows[table] = await tx.$executeRawUnsafe(`delete from ${quoteIdent(table)} where customer_id = $1::int`, id);

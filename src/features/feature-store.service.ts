@@ -150,6 +150,27 @@ export interface FeatureVector {
   stored: boolean;
 }
 
+/**
+ * "Now" vectors of many customers in one query (the GraphQL DataLoader's batch): the stored current snapshot,
+ * or, for customers without one, computed from all their events so far (stored: false). Unknown ids → null.
+ */
+export async function currentFeatures(db: PrismaClient, customerIds: readonly number[]): Promise<(FeatureVector | null)[]> {
+  const snaps = await db.featureSnapshot.findMany({ where: { customerId: { in: [...customerIds] }, featureSet: FEATURE_SET, isCurrent: true } });
+  const byId = new Map<number, FeatureVector>(
+    snaps.map((s) => [s.customerId, { customerId: s.customerId, asOf: s.asOf, featureSet: s.featureSet, values: s.values as Record<string, number>, stored: true }]),
+  );
+  const missing = customerIds.filter((id) => !byId.has(id));
+  if (missing.length) {
+    const asOf = new Date();
+    for await (const b of historyBatches(db, { before: asOf, customerIds: missing })) {
+      for (const h of b.histories) {
+        byId.set(Number(h.key), { customerId: Number(h.key), asOf, featureSet: FEATURE_SET, values: toRecord(FEATURE_NAMES, computeFeatures(h.events, h.attrs, asOf.getTime())), stored: false });
+      }
+    }
+  }
+  return customerIds.map((id) => byId.get(id) ?? null);
+}
+
 /** Stored "now" snapshot when asOf is omitted; a stored snapshot at exactly asOf, else computed on the fly. */
 export async function customerFeatures(db: PrismaClient, q: { externalId?: string; customerId?: number; asOf?: Date | null }): Promise<FeatureVector> {
   const c = q.customerId

@@ -87,10 +87,12 @@ export function aggregate(events: readonly CustomerEvent[], attrs: CustomerAttri
     quantity += e.quantity ?? 1;
     if (amount > maxOrder) maxOrder = amount;
     if (e.at < first) first = e.at;
-    if (e.at >= last) {
+    // Purchases at the same instant (lines of one invoice) form the last order together: the value must not
+    // depend on the order the database happened to return tied rows in.
+    if (e.at > last) {
       last = e.at;
       lastOrder = amount;
-    }
+    } else if (e.at === last) lastOrder += amount;
     for (const w of WINDOWS) {
       if (ageDays <= w) {
         spendIn[w] += amount;
@@ -163,7 +165,7 @@ export const FEATURE_DEFINITIONS: readonly FeatureDefinition[] = [
   { name: 'monetary_total', description: 'gross purchase value', value: (a) => a.gross },
   { name: 'monetary_mean', description: 'mean purchase value', value: (a) => (has(a) ? a.gross / a.orders : 0) },
   { name: 'monetary_max', description: 'largest purchase', value: (a) => a.maxOrder },
-  { name: 'monetary_last', description: 'value of the most recent purchase', value: (a) => a.lastOrder },
+  { name: 'monetary_last', description: 'value of the most recent purchase (all purchases at that instant)', value: (a) => a.lastOrder },
   { name: 'repeat_day_mean', description: 'mean spend per repeat purchase day', value: (a) => a.repeatDayMean },
   { name: 'net_spend', description: 'purchases minus refunds', value: (a) => a.gross - a.refunds },
   ...WINDOWS.flatMap((w): FeatureDefinition[] => [

@@ -2,6 +2,7 @@ import { parseEnv } from '../config/env';
 import { embeddingConfigFromEnv, modelKey } from '../embeddings/embedding.config';
 import { semanticFeatures } from '../embeddings/semantic-features';
 import type { PrismaClient } from '../generated/prisma/client';
+import { withEventFeatures } from '../events/event-features.group';
 
 type Db = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$extends'>;
 
@@ -15,8 +16,13 @@ export interface SemanticResult {
 /**
  * The language features are optional: the model may not load, or no comment may have been embedded yet. Either
  * yields no semantic features and a reason, never an error, so features and training work without them.
+ * The event group (evt_*, srch_*) rides along in `values`: src/events/event-features.group.ts.
  */
 export async function loadSemanticFeatures(db: Db, opts: { customerIds?: number[]; asOf?: Date }): Promise<SemanticResult> {
+  return withEventFeatures(db, opts, await loadLanguageFeatures(db, opts));
+}
+
+async function loadLanguageFeatures(db: Db, opts: { customerIds?: number[]; asOf?: Date }): Promise<SemanticResult> {
   let model = 'unknown';
   try {
     // Jobs run in threads that see only process.env; the stored model name must match the embedding jobs' key

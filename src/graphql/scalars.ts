@@ -1,4 +1,5 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { isValidIsoTimestamp } from '../lib/text';
 
 export const DateTimeScalar = new GraphQLScalarType({
   name: 'DateTime',
@@ -54,8 +55,9 @@ function parseDate(v: unknown): Date {
   if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) {
     throw new TypeError('DateTime must be an ISO-8601 string with a time zone');
   }
+  // Real calendar fields only (no 2024-02-30 rolling over to March, no year 0000 that PostgreSQL rejects).
+  if (!isValidIsoTimestamp(v)) throw new TypeError('DateTime is not a valid date: month, day, hour or offset out of range');
   const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new TypeError('DateTime is not a valid date');
   return d;
 }
 

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -8,9 +7,11 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { App } from '../app';
+import { mountDashboard } from '../dashboard/dashboard.routes';
 import { authenticate, type GqlContext } from './context';
 import { formatError } from './errors';
-import { MAX_BODY, queryGuards } from './guards';
+import { MAX_BODY, MAX_TOKENS, queryGuards } from './guards';
+import { requestIdOf, requestLog, unavailableStatus } from './request-log';
 import { createLoaders } from './loaders';
 import { resolverMaps } from './resolvers';
 
@@ -30,10 +31,11 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-/** Express app with /graphql, /healthz and /readyz; no listen here so tests can pick a free port. */
+/** Express app with /graphql, /healthz, /readyz and /dashboard; no listen here so tests can pick a free port. */
 export async function buildHttpServer(app: App): Promise<HttpServer> {
   const ex = express();
   ex.disable('x-powered-by');
+  ex.use(requestLog(app.log));
   const server = http.createServer(ex);
   const apollo = new ApolloServer<GqlContext>({
     typeDefs: loadTypeDefs(),
@@ -43,9 +45,11 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
     formatError: formatError(app.log),
     // One operation per request: a batch array would multiply every per-request limit.
     allowBatchedHttpRequests: false,
+    parseOptions: { maxTokens: MAX_TOKENS },
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       queryGuards(),
+      unavailableStatus(),
       ...(app.env.GRAPHQL_LANDING_PAGE ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });
@@ -65,13 +69,14 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
     '/graphql',
     express.json({ limit: MAX_BODY }),
     expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const requestId = (req.headers['x-request-id'] as string | undefined) ?? crypto.randomUUID();
+      context: async ({ req, res }) => {
+        const requestId = requestIdOf(res);
         const apiKey = await authenticate(app, req.headers.authorization);
-        return { app, apiKey, requestId, loaders: createLoaders(app.db.prisma) };
+        return { app, apiKey, requestId, log: app.log.child({ requestId }), loaders: createLoaders(app.db.prisma) };
       },
     }),
   );
+  const dashboard = mountDashboard(ex, app);
   ex.use(bodyErrors(app));
 
   return {
@@ -86,6 +91,7 @@ export async function buildHttpServer(app: App): Promise<HttpServer> {
       }),
     async close() {
       await apollo.stop();
+      await dashboard.close();
       if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     },
   };

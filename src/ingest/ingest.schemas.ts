@@ -1,11 +1,18 @@
 import { z } from 'zod';
+import { badTextReason, findBadText, isValidIsoTimestamp } from '../lib/text';
 
 /** Row shapes accepted by every ingest path (GraphQL mutations, CLI import, demo). */
 
 export const MAX_BATCH = 5000;
 export const MAX_TEXT = 20_000;
 
-const externalId = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+/** PostgreSQL text cannot hold NUL or unpaired surrogates: refused per row and field instead of failing the batch. */
+const storable = (v: string, ctx: z.RefinementCtx) => {
+  const reason = badTextReason(v);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+};
+const text = (max: number) => z.string().trim().max(max).superRefine(storable);
+const externalId = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters').superRefine(storable);
 const isoWithZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 const MIN_TIME = Date.UTC(1970, 0, 1);
 const MAX_FUTURE_MS = 366 * 24 * 3600 * 1000;
@@ -15,6 +22,10 @@ export const timestamp = z
   .transform((v, ctx) => {
     if (typeof v === 'string' && !isoWithZone.test(v)) {
       ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 timestamp with a time zone, e.g. 2024-03-01T12:00:00Z' });
+      return z.NEVER;
+    }
+    if (typeof v === 'string' && !isValidIsoTimestamp(v)) {
+      ctx.addIssue({ code: 'custom', message: 'is not a real calendar date and time (month, day, hour or offset out of range)' });
       return z.NEVER;
     }
     const d = v instanceof Date ? v : new Date(v);
@@ -39,13 +50,14 @@ export const money = z.union([z.string(), z.number()]).transform((v, ctx) => {
 export const customerRow = z.object({
   externalId,
   birthYear: z.number().int().min(1900).max(new Date().getUTCFullYear()).nullish(),
-  gender: z.string().trim().max(50).nullish(),
-  region: z.string().trim().max(100).nullish(),
+  gender: text(50).nullish(),
+  region: text(100).nullish(),
   signupDate: timestamp.nullish(),
   attributes: z
     .record(z.string(), z.unknown())
     .nullish()
-    .refine((a) => a == null || JSON.stringify(a).length <= 16_384, 'must serialize to at most 16 KB of JSON'),
+    .refine((a) => a == null || JSON.stringify(a).length <= 16_384, 'must serialize to at most 16 KB of JSON')
+    .refine((a) => a == null || findBadText(a) === null, 'keys and strings must not contain NUL characters or unpaired surrogates'),
 });
 
 export const transactionRow = z
@@ -56,9 +68,9 @@ export const transactionRow = z
     amount: money,
     currency: z.string().trim().regex(/^[A-Za-z]{3}$/, 'must be a 3-letter ISO 4217 code').transform((s) => s.toUpperCase()).default('USD'),
     quantity: z.number().int().min(-1_000_000).max(1_000_000).default(1),
-    productId: z.string().trim().max(200).nullish(),
-    category: z.string().trim().max(200).nullish(),
-    description: z.string().max(MAX_TEXT).nullish(),
+    productId: text(200).nullish(),
+    category: text(200).nullish(),
+    description: z.string().max(MAX_TEXT).superRefine(storable).nullish(),
     kind: z.enum(['purchase', 'refund']).default('purchase'),
   })
   .superRefine((t, ctx) => {
@@ -74,7 +86,7 @@ export const commentRow = z.object({
   createdAt: timestamp,
   source: z.enum(['review', 'social', 'support', 'other']).default('other'),
   language: z.string().trim().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$|^und$/, 'must be a BCP-47 language tag such as en or pt-BR').default('und'),
-  text: z.string().min(1, 'must not be empty').max(MAX_TEXT, `must be at most ${MAX_TEXT} characters`),
+  text: z.string().min(1, 'must not be empty').max(MAX_TEXT, `must be at most ${MAX_TEXT} characters`).superRefine(storable),
 });
 
 export type CustomerRow = z.output<typeof customerRow>;

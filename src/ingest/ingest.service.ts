@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { PrismaClient } from '../generated/prisma/client';
+import { requestFeatureRefresh } from '../features/feature-refresh.enqueue';
 import { badInput } from '../lib/errors';
 import { type CommentRow, type CustomerRow, type TransactionRow, commentRow, customerRow, transactionRow } from './ingest.schemas';
 import { validateBatch } from './validate';
@@ -19,7 +20,8 @@ type Tx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction'
 /**
  * Batch upserts keyed by externalId. One JSON parameter expanded with jsonb_to_recordset keeps every query
  * parameterized and fast on both backends; `IS DISTINCT FROM` makes a repeated batch a no-op (no new row, no
- * changed updated_at), so retries and duplicates are harmless.
+ * changed updated_at), so retries and duplicates are harmless. Rows are written in external_id order so that
+ * overlapping batches running at once take their row locks in one order (opposite orders deadlocked).
  */
 export async function ingestCustomers(prisma: PrismaClient, rows: unknown[]): Promise<IngestResult> {
   const valid = validateBatch(rows, customerRow, 'ingestCustomers');
@@ -43,6 +45,7 @@ export async function upsertCustomers(tx: Tx, rows: CustomerRow[]): Promise<Inge
     select r.external_id, r.birth_year, r.gender, r.region, r.signup_date, r.attributes
     from jsonb_to_recordset(${json}::jsonb) as r(external_id text, birth_year int, gender text, region text,
       signup_date timestamptz, attributes jsonb)
+    order by r.external_id
     on conflict (external_id) do update set birth_year = excluded.birth_year, gender = excluded.gender,
       region = excluded.region, signup_date = excluded.signup_date, attributes = excluded.attributes, updated_at = now()
     where (customers.birth_year, customers.gender, customers.region, customers.signup_date, customers.attributes)
@@ -81,6 +84,7 @@ export async function upsertTransactions(tx: Tx, rows: TransactionRow[]): Promis
     from jsonb_to_recordset(${json}::jsonb) as r(external_id text, customer text, occurred_at timestamptz,
       amount numeric, currency text, quantity int, product_id text, category text, description text, kind text)
     join customers c on c.external_id = r.customer
+    order by r.external_id
     on conflict (external_id) do update set customer_id = excluded.customer_id, occurred_at = excluded.occurred_at,
       amount = excluded.amount, currency = excluded.currency, quantity = excluded.quantity,
       product_id = excluded.product_id, category = excluded.category, description = excluded.description,
@@ -120,6 +124,7 @@ export async function upsertComments(tx: Tx, rows: CommentRow[]): Promise<Ingest
     from jsonb_to_recordset(${json}::jsonb) as r(external_id text, customer text, created_at timestamptz, source text,
       language text, text text, text_hash text)
     join customers c on c.external_id = r.customer
+    order by r.external_id
     on conflict (external_id) do update set customer_id = excluded.customer_id, created_at = excluded.created_at,
       source = excluded.source, language = excluded.language, text = excluded.text, text_hash = excluded.text_hash,
       updated_at = now()
@@ -144,9 +149,14 @@ async function assertCustomersExist(tx: Tx, rows: { customerExternalId: string }
 async function markStale(tx: Tx, customerIds: number[]): Promise<void> {
   const ids = [...new Set(customerIds.map(Number))];
   if (!ids.length) return;
+  // Rows locked in id order (and every upsert above inserts in external_id order): concurrent batches that
+  // overlap wait for each other instead of deadlocking.
   await tx.$executeRaw`
     update customers set features_stale_at = now()
-    where id in (select (jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::int) and features_stale_at is null`;
+    where id in (select id from customers where features_stale_at is null
+      and id in (select (jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::int) order by id for no key update)`;
+  // Last statement of the batch on purpose: it takes a lock held until commit (see requestFeatureRefresh).
+  await requestFeatureRefresh(tx);
 }
 
 function tally(received: number, changed: { inserted: boolean }[]): IngestResult {

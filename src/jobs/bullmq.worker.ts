@@ -5,6 +5,7 @@ import type { Db } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { type BullJobData, QUEUE_NAME, bullJobOptions, redisConnection } from './bullmq.transport';
 import * as runs from './job-runs';
+import { isHandoff } from './flows/flow';
 import { preloadNativeAddons } from './runtime/native-preload';
 
 export interface BullWorkerOptions {
@@ -44,7 +45,10 @@ export async function startBullWorker(o: BullWorkerOptions): Promise<{ close(): 
     const { progress, message } = typeof p === 'object' && p ? (p as { progress: number; message?: string }) : { progress: Number(p), message: undefined };
     void record('progress', runs.reportProgress(prisma, job.data.runId, progress, message));
   });
-  worker.on('completed', (job: Job<BullJobData>, result) => void record('completed', runs.markCompleted(prisma, job.data.runId, result)));
+  // A job that handed its run to a flow (src/jobs/flows) leaves it running: the flow's parent job finishes it.
+  worker.on('completed', (job: Job<BullJobData>, result) =>
+    void record('completed', isHandoff(result) ? runs.reportProgress(prisma, job.data.runId, 0.1) : runs.markCompleted(prisma, job.data.runId, result)),
+  );
   worker.on('failed', (job: Job<BullJobData> | undefined, err) => {
     if (!job) return;
     const retrying = job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled more than/.test(err.message);

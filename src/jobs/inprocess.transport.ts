@@ -32,6 +32,8 @@ export class InProcessQueue implements JobQueue {
   private timers: NodeJS.Timeout[] = [];
   private stopping = false;
   private ticking = false;
+  /** Only a started queue dispatches: a process opened with runJobs: false just records the run for another one. */
+  private started = false;
 
   constructor(private readonly o: InProcessOptions) {
     this.pool = new ThreadPool({
@@ -43,6 +45,7 @@ export class InProcessQueue implements JobQueue {
   }
 
   async start(): Promise<void> {
+    this.started = true;
     // With the embedded database this process is the only worker, so anything still "running" was orphaned
     // by a previous crash; with PostgreSQL other processes may be alive, so wait for their lock to lapse.
     const staleBefore = this.o.db.backend === 'pglite' ? new Date() : new Date(Date.now() - this.o.lockMs);
@@ -73,7 +76,7 @@ export class InProcessQueue implements JobQueue {
   }
 
   private async tick(): Promise<void> {
-    if (this.ticking || this.stopping) return;
+    if (!this.started || this.ticking || this.stopping) return;
     this.ticking = true;
     try {
       while (!this.stopping && this.active.size < this.o.concurrency) {

@@ -4,10 +4,15 @@ import { refreshFeaturesJob } from './handlers/refresh-features.job';
 import { scoreCustomersJob } from './handlers/score-customers.job';
 import { trainModelJob } from './handlers/train-model.job';
 import { embeddingJobs } from './handlers/embed-comments.job';
+import { embedSearchesJob } from './handlers/embed-searches.job';
+import { behaviorVectorsJob } from './handlers/behavior-vectors.job';
+import { trainFlowJobs } from './handlers/train-flow.jobs';
+import { embedFlowJobs } from './handlers/embed-flow.jobs';
+import { scoreFlowJobs } from './handlers/score-flow.jobs';
 import type { JobDefinition } from './job.types';
 
 /** Every job ValueGraph runs. Transports look handlers up here by name; nothing else registers jobs. */
-const all: JobDefinition<any, any>[] = [selftestJob, trainModelJob, scoreCustomersJob, refreshFeaturesJob, ...embeddingJobs];
+const all: JobDefinition<any, any>[] = [selftestJob, trainModelJob, scoreCustomersJob, refreshFeaturesJob, ...embeddingJobs, embedSearchesJob, behaviorVectorsJob, ...trainFlowJobs, ...embedFlowJobs, ...scoreFlowJobs];
 
 const byName = new Map(all.map((j) => [j.name, j]));
 

@@ -1,12 +1,18 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { App } from '../app';
 import { badInput } from '../lib/errors';
 import { waitForRun } from '../jobs/wait';
 import { TRAIN_DEDUPE_KEY } from '../jobs/handlers/train-model.job';
+import { parseEnv } from '../config/env';
+import { embeddingConfigFromEnv } from '../embeddings/embedding.config';
+import { embeddingStatus } from '../embeddings/provider.factory';
+import type { Calibration } from './clv/clv-forest';
 import { formatMetricsTable } from './clv/clv-metrics';
 import { evaluateHistories } from './evaluate/evaluate';
+import { DEFAULT_GRID, GINI_TIE, type Selection, type SettingGrid, describeSetting, sameSetting } from './evaluate/select-settings';
 import { type EvalFormat, readHistories } from './evaluate/readers';
+import { formatAblation, runEventAblation } from '../events/event-ablation';
 
 interface EvaluateFlags {
   transactions: string;
@@ -14,9 +20,11 @@ interface EvaluateFlags {
   cutoff: string;
   horizonDays: string;
   comments?: string;
+  events?: string;
   json?: boolean;
   out?: string;
-  target: 'log1p' | 'raw';
+  target: 'auto' | 'log1p' | 'raw';
+  minLeaf?: string;
   trees: string;
   seed: string;
 }
@@ -27,6 +35,19 @@ function parseDay(v: string, field: string): number {
   return t;
 }
 
+/** Fixed axes narrow the blind search; everything left open is chosen by the inner validation. */
+function gridOf(o: EvaluateFlags): SettingGrid {
+  const minLeaf = o.minLeaf === undefined ? undefined : Number(o.minLeaf);
+  if (minLeaf !== undefined && !(Number.isInteger(minLeaf) && minLeaf >= 1)) throw badInput('invalid --min-leaf', [{ field: 'min-leaf', message: 'positive integer' }]);
+  return {
+    targets: o.target === 'auto' ? DEFAULT_GRID.targets : [o.target],
+    minSamplesLeaf: minLeaf === undefined ? DEFAULT_GRID.minSamplesLeaf : [minLeaf],
+    windows: DEFAULT_GRID.windows,
+    blend: DEFAULT_GRID.blend,
+    calibrateOn: DEFAULT_GRID.calibrateOn,
+  };
+}
+
 /** `valuegraph evaluate`: holdout evaluation of the forest and both baselines on a transaction file. */
 export function registerEvaluateCommand(program: Command): void {
   program
@@ -34,43 +55,104 @@ export function registerEvaluateCommand(program: Command): void {
     .description('train on the history before --cutoff and score the --horizon-days after it: forest vs BG/NBD+GG vs naive')
     .requiredOption('--transactions <file>', 'transactions file (.csv, .txt or .gz)')
     .addOption(new Option('--format <format>', 'file format').choices(['generic', 'online-retail', 'cdnow']).default('generic'))
-    .requiredOption('--cutoff <date>', 'YYYY-MM-DD; only events strictly before it are used to fit anything')
+    .requiredOption('--cutoff <date>', 'YYYY-MM-DD; only events strictly before it are used to fit anything or choose any setting')
     .requiredOption('--horizon-days <n>', 'label window after the cutoff')
-    .option('--comments <file>', 'comments file (accepted; semantic features need embedded comments in a database, see BENCHMARKS.md)')
-    .option('--json', 'print one JSON object keyed by model then metric')
+    .option('--comments <file>', 'comments file: semantic features are skipped in file mode (the reason is printed)')
+    .option('--events <file>', 'events file (generic NDJSON/CSV): evaluate again with the event features and print both (ablation)')
+    .option('--json', 'print one JSON object keyed by model then metric (plus "meta" and "selection")')
     .option('--out <file>', 'write per-customer predictions as CSV')
-    .addOption(new Option('--target <t>', 'forest target transform').choices(['log1p', 'raw']).default('log1p'))
-    .option('--trees <n>', 'trees in the forest', '100')
+    .addOption(new Option('--target <t>', 'forest target transform; auto: chosen by the inner validation').choices(['auto', 'log1p', 'raw']).default('auto'))
+    .option('--min-leaf <n>', 'fix the forest min leaf (default: chosen by the inner validation among 5, 10, 20)')
+    .option('--trees <n>', 'trees in the final forest (candidates use at most 50)', '100')
     .option('--seed <n>', 'forest seed', '42')
-    .action((o: EvaluateFlags) => {
+    .action(async (o: EvaluateFlags) => {
       const cutoff = parseDay(o.cutoff, 'cutoff');
       const horizonDays = Number(o.horizonDays);
       if (!Number.isInteger(horizonDays) || horizonDays < 1) throw badInput('invalid --horizon-days', [{ field: 'horizon-days', message: 'positive integer' }]);
+      const grid = gridOf(o);
       const started = Date.now();
+      const semantic = o.comments ? await semanticSkipReason(o.comments) : null;
+      if (semantic && !o.json) process.stderr.write(`semantic features: skipped — ${semantic}\n`);
       const histories = readHistories(o.transactions, o.format);
       const r = evaluateHistories(histories, {
         cutoff,
         horizonDays,
-        target: o.target,
+        grid,
         forest: { nEstimators: Number(o.trees), seed: Number(o.seed) },
         onProgress: o.json ? undefined : (f, m) => process.stderr.write(`\r${(f * 100).toFixed(0).padStart(3)}% ${m.padEnd(40)}`),
       });
       if (!o.json) process.stderr.write('\n');
+      const ablation = o.events ? runEventAblation(histories, o.events, { cutoff, horizonDays, grid, forest: { nEstimators: Number(o.trees), seed: Number(o.seed) } }) : null;
       if (o.out) {
         const lines = ['customer,actual,forest,bgnbd_gg,naive,p_alive', ...r.predictions.map((p) => [p.customer, p.actual, p.forest, p.bgnbd, p.naive, p.pAlive].join(','))];
         writeFileSync(o.out, `${lines.join('\n')}\n`);
       }
+      const sel = r.selection;
       if (o.json) {
-        console.log(JSON.stringify({ ...r.metrics, meta: { customers: r.customers, cutoff: r.cutoff, horizonDays, windowDays: r.windowDays, trainingWindows: r.trainingWindows, trainingRows: r.trainingRows, calibration: r.model.calibration } }));
+        const meta = {
+          customers: r.customers,
+          cutoff: r.cutoff,
+          horizonDays,
+          windowDays: r.windowDays,
+          trainingWindows: r.trainingWindows,
+          trainingRows: r.trainingRows,
+          featureGroups: r.featureGroups,
+          calibration: r.model.calibration,
+          semantic: semantic ? `skipped: ${semantic}` : 'not requested',
+        };
+        console.log(JSON.stringify({ ...r.metrics, meta, selection: sel, ...(ablation ? { eventsAblation: ablation } : {}) }));
         return;
       }
       console.log(
         `${r.customers} customers with a purchase before ${r.cutoff.slice(0, 10)}; horizon ${horizonDays} days; forest trained on ` +
           `${r.trainingRows} rows from windows of ${r.windowDays} days as of ${r.trainingWindows.join(', ')} (label scaled ×${(horizonDays / r.windowDays).toFixed(2)}); ` +
-          `${((Date.now() - started) / 1000).toFixed(1)} s${o.comments ? '; --comments ignored in file mode (no embedded comments)' : ''}\n`,
+          `${((Date.now() - started) / 1000).toFixed(1)} s${semantic ? `; semantic features skipped (${semantic})` : ''}\n`,
       );
+      console.log(formatSelection(sel, r.model.calibration));
       console.log(formatMetricsTable(r.metrics));
+      if (ablation) console.log(formatAblation(r.metrics, ablation.metrics, ablation.matched, ablation.customers));
     });
+}
+
+function formatSelection(sel: Selection, cal: Calibration): string {
+  const fmt = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(3)) : 'n/a');
+  const lines = [`chosen blind: ${describeSetting(sel.chosen)} → prediction = ${cal.forest.toFixed(3)}·forest + ${cal.bgnbd.toFixed(3)}·BG/NBD CLV`];
+  if (sel.fallback) lines.push(`(defaults kept: ${sel.fallback})`);
+  if (sel.validation) {
+    const v = sel.validation;
+    lines.push(
+      `inner validation before the cutoff: candidates learn from ${v.trainingRows} rows (windows of ${v.windowDays} days as of ${v.trainingWindows.join(', ')}), ` +
+        `predict ${v.customers} customers as of ${v.cutoff}, scored on their spend in the ${v.days} days up to the cutoff; ` +
+        `best normalized Gini, ties within ${GINI_TIE} broken by MAE`,
+      '',
+      '| inner validation | normalized Gini | MAE |',
+      '|---|---:|---:|',
+      ...sel.scores.map((s) => `| ${describeSetting(s.setting)}${sameSetting(s.setting, sel.chosen) ? ' **(chosen)**' : ''} | ${fmt(s.normalizedGini)} | ${fmt(s.mae)} |`),
+      `| BG/NBD + Gamma-Gamma | ${fmt(sel.baselines.bgnbd_gg.normalizedGini)} | ${fmt(sel.baselines.bgnbd_gg.mae)} |`,
+      `| naive | ${fmt(sel.baselines.naive.normalizedGini)} | ${fmt(sel.baselines.naive.mae)} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+
+/**
+ * Semantic features need comments embedded by a model; file mode keeps no database of vectors, so it never uses
+ * them. Say why, precisely: either the configured model cannot be loaded here, or it can but file mode skips it.
+ */
+async function semanticSkipReason(file: string): Promise<string> {
+  if (!existsSync(file)) throw badInput(`--comments: file not found: ${file}`, [{ field: 'comments', message: 'no such file' }]);
+  let status: { available: boolean; reason?: string; model: string };
+  try {
+    const cfg = embeddingConfigFromEnv(parseEnv(process.env));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('loading the model took over 30 s')), 30_000)));
+    status = await Promise.race([embeddingStatus(cfg), timeout]).finally(() => clearTimeout(timer));
+  } catch (err) {
+    return `the embedding configuration could not be used (${(err as Error).message})`;
+  }
+  if (!status.available) return `no embedding model loads here (${status.reason ?? 'unknown reason'}), and no random substitute is used`;
+  return `the model ${status.model} loads, but file-mode evaluate does not embed comments; import comments into a database, embed them and use \`valuegraph train\` for semantic features`;
 }
 
 type WithApp = <T>(fn: (app: App) => Promise<T>, opts?: { runJobs?: boolean; migrate?: boolean }) => Promise<T>;

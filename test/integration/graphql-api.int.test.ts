@@ -277,7 +277,9 @@ describe(`GraphQL API over HTTP on ${backend}`, () => {
     const r = await gql(url, admin, DELETE, { x: c });
     expect(r.status).toBe(200);
     expect(r.body.data.deleteCustomer.deleted).toBe(true);
-    expect(r.body.data.deleteCustomer.rows).toMatchObject({ customers: 1, transactions: 1, comments: 1, comment_embeddings: 1, scores: 1, feature_snapshots: 1, customer_profile_embeddings: 1 });
+    expect(r.body.data.deleteCustomer.rows).toMatchObject({ customers: 1, transactions: 1, comments: 1, comment_embeddings: 1, scores: 1, customer_profile_embeddings: 1 });
+    // The seeded snapshot, plus the "now" one when the features.refresh requested by the ingest has already run.
+    expect(r.body.data.deleteCustomer.rows.feature_snapshots).toBeGreaterThanOrEqual(1);
 
     // Every table with a customer_id column, whatever was added later, holds nothing for that id.
     const tables = await p.$queryRaw<{ t: string }[]>`

@@ -120,6 +120,24 @@ describe(`features, training and scoring (${backend})`, () => {
     expect(Number(after.clv)).not.toBe(Number(before.clv));
   }, 120_000);
 
+  it('an ingest alone refreshes the features and re-scores the customer (no manual refresh)', async () => {
+    const id = await idOf(11);
+    const versionId = (await champion())!;
+    const key = { customerId_modelVersionId: { customerId: id, modelVersionId: versionId } };
+    const before = await app.db.prisma.score.findUniqueOrThrow({ where: key });
+    await ingestTransactions(app.db.prisma, [{ externalId: `${ext(11)}-auto`, customerExternalId: ext(11), occurredAt: new Date(NOW - DAY_MS).toISOString(), amount: 30000 }]);
+    const deadline = Date.now() + 120_000;
+    let after = before;
+    while (after.scoredAt.getTime() === before.scoredAt.getTime() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = await app.db.prisma.score.findUniqueOrThrow({ where: key });
+    }
+    expect(after.scoredAt.getTime()).toBeGreaterThan(before.scoredAt.getTime());
+    expect(Number(after.clv)).not.toBe(Number(before.clv));
+    const snap = await app.db.prisma.featureSnapshot.findFirstOrThrow({ where: { customerId: id, isCurrent: true } });
+    expect((snap.values as Record<string, number>).monetary_max).toBe(30000);
+  }, 150_000);
+
   it('a training job that dies after writing its version row leaves the champion untouched', async () => {
     const before = await champion();
     const run = await app.queue.enqueue('models.train', { horizonDays: 90, options: { force: true, failAfterVersionRow: true } }, { dedupeKey: TRAIN_DEDUPE_KEY, maxAttempts: 1 });

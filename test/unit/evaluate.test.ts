@@ -6,6 +6,7 @@ import { DAY_MS } from '../../src/features/features.definitions';
 import type { History } from '../../src/models/clv/clv-baselines';
 import { planWindows } from '../../src/models/clv/clv-forest';
 import { evaluateHistories } from '../../src/models/evaluate/evaluate';
+import { GINI_TIE, pick } from '../../src/models/evaluate/select-settings';
 import { readHistories } from '../../src/models/evaluate/readers';
 import { Mulberry32 } from '../../src/models/forest';
 
@@ -31,10 +32,12 @@ function synthetic(n: number, seed = 7): History[] {
   return out;
 }
 
-const opts = { cutoff: CUTOFF, horizonDays: 90, forest: { nEstimators: 12 } };
+// A reduced grid keeps the test short; every axis still has two values.
+const grid = { targets: ['log1p', 'raw'], minSamplesLeaf: [5, 20], windows: [3, 6], blend: [true, false], calibrateOn: ['training', 'validation'] } as const;
+const opts = { cutoff: CUTOFF, horizonDays: 90, forest: { nEstimators: 8 }, grid };
 
 describe('evaluate', () => {
-  const histories = synthetic(400);
+  const histories = synthetic(300);
   const base = evaluateHistories(histories, opts);
 
   it('scores every customer with a purchase before the cutoff with all three models', () => {
@@ -60,8 +63,47 @@ describe('evaluate', () => {
     const other = evaluateHistories(tampered, opts);
     const strip = (r: typeof base) => r.predictions.map(({ actual: _a, ...p }) => p);
     expect(strip(other)).toEqual(strip(base));
+    // Setting selection is blind too: the same candidates, scores and winner.
+    expect(other.selection).toEqual(base.selection);
+    expect(other.model.calibration).toEqual(base.model.calibration);
     expect(other.metrics.forest.mae).not.toBe(base.metrics.forest.mae);
     expect(other.predictions.map((p) => p.actual)).not.toEqual(base.predictions.map((p) => p.actual));
+  });
+
+  it('chooses its settings by an inner validation that ends at the cutoff', () => {
+    const sel = base.selection;
+    expect(sel.fallback).toBeUndefined();
+    expect(sel.scores).toHaveLength(2 * 2 * 2 * 2 * 2);
+    const v = sel.validation!;
+    // Candidates predict as of V = cutoff − v and are scored on (V, cutoff]; their windows end by V.
+    expect(Date.parse(v.cutoff) + v.days * DAY_MS).toBe(CUTOFF);
+    for (const w of v.trainingWindows) expect(Date.parse(w) + v.windowDays * DAY_MS).toBeLessThanOrEqual(Date.parse(v.cutoff));
+    const best = Math.max(...sel.scores.map((s) => s.normalizedGini));
+    const chosen = sel.scores.find((s) => JSON.stringify(s.setting) === JSON.stringify(sel.chosen))!;
+    expect(chosen.normalizedGini).toBeGreaterThanOrEqual(best - GINI_TIE);
+    expect(base.model.target).toBe(sel.chosen.target);
+    const own = sel.chosen.blend ? base.model.calibrations.blend : base.model.calibrations.scale;
+    expect(base.model.calibration).toEqual(sel.chosen.calibrateOn === 'validation' ? chosen.calibration : own);
+    // Multiplier-only candidates never use the BG/NBD term.
+    for (const s of sel.scores) if (!s.setting.blend && s.calibration) expect(s.calibration.bgnbd).toBe(0);
+  });
+
+  it('picks the best Gini and breaks near-ties by MAE', () => {
+    const s = (minSamplesLeaf: number, normalizedGini: number, mae: number) => ({ setting: { target: 'raw' as const, minSamplesLeaf, windows: 3, blend: false, calibrateOn: 'training' as const }, normalizedGini, mae });
+    expect(pick([s(5, 0.7, 10), s(10, 0.8, 50), s(20, 0.8 - GINI_TIE / 2, 40)])!.minSamplesLeaf).toBe(20);
+    expect(pick([s(5, 0.7, 10), s(10, 0.8, 50), s(20, 0.78, 40)])!.minSamplesLeaf).toBe(10);
+    expect(pick([s(5, NaN, 1), s(10, 0.1, 50)])!.minSamplesLeaf).toBe(10);
+  });
+
+  it('passes extra feature groups to every fit, computed as of each window', () => {
+    const seen = new Set<number>();
+    const group = { name: 'probe', names: ['probe_x'], at: (asOf: number) => (seen.add(asOf), new Map(histories.map((h) => [h.key, { probe_x: h.events.filter((e) => e.at < asOf).length }]))) };
+    const r = evaluateHistories(histories, { ...opts, grid: { targets: ['log1p'], minSamplesLeaf: [10], windows: [3], blend: [true], calibrateOn: ['training'] }, featureGroups: [group] });
+    expect(r.featureGroups).toEqual(['behaviour', 'probe']);
+    expect(r.model.featureNames.at(-1)).toBe('probe_x');
+    expect(seen.has(CUTOFF)).toBe(true);
+    expect(seen.has(Date.parse(r.selection.validation!.cutoff))).toBe(true);
+    for (const a of seen) expect(a).toBeLessThanOrEqual(CUTOFF);
   });
 
   it('handles a history shorter than the horizon by training on shorter windows', () => {

@@ -1,6 +1,5 @@
 import { eraseCustomer } from '../../customers/erase.service';
 import { findCustomer, listCustomers } from '../../customers/customers.query';
-import { listSegments } from '../../customers/segments.service';
 import { notFound } from '../../lib/errors';
 import type { Resolvers } from '../__generated__/resolvers-types';
 import { requireRole } from '../context';
@@ -15,10 +14,6 @@ export const customersResolvers: Resolvers = {
     customers: (_, args, ctx) => {
       requireRole(ctx, 'reader');
       return domain(() => listCustomers(ctx.app.db.prisma, args));
-    },
-    segments: (_, __, ctx) => {
-      requireRole(ctx, 'reader');
-      return listSegments(ctx.app.db.prisma);
     },
   },
   Mutation: {

@@ -25,6 +25,16 @@ const FIELDS: Record<Entity, Record<string, string>> = {
     language: 'language',
     text: 'text',
   },
+  events: {
+    event_id: 'externalId',
+    customer_id: 'customerExternalId',
+    occurred_at: 'occurredAt',
+    type: 'type',
+    product_id: 'productId',
+    category: 'category',
+    text: 'text',
+    properties: 'properties',
+  },
 };
 const INT_FIELDS = new Set(['birthYear', 'quantity']);
 
@@ -54,6 +64,7 @@ function coerce(field: string, v: unknown): unknown {
   const s = v.trim();
   if (s === '') return undefined;
   if (INT_FIELDS.has(field) && /^-?\d{1,9}$/.test(s)) return Number(s);
+  if (field === 'properties' && s.startsWith('{')) return parseJsonObject(s);
   return s;
 }
 
@@ -75,18 +86,30 @@ export function genericFormat(entity: Entity, mapping: Mapping = {}): Format {
         const v = coerce(field, rec[column]);
         if (v !== undefined) data[field] = v;
       }
-      if (entity === 'customers') {
-        // Every other column becomes an attribute, so no input is silently dropped.
-        const attributes: Record<string, unknown> =
-          rec.attributes && typeof rec.attributes === 'object' && !Array.isArray(rec.attributes) ? { ...(rec.attributes as object) } : {};
+      // A properties value that is not an object is left for zod to reject rather than replaced by the other columns.
+      const ownOk = entity !== 'events' || data.properties === undefined || (typeof data.properties === 'object' && data.properties !== null);
+      if (entity === 'customers' || (entity === 'events' && ownOk)) {
+        // Every other column becomes an attribute (an event property), so no input is silently dropped.
+        const bag = entity === 'customers' ? 'attributes' : 'properties';
+        const own = entity === 'customers' ? rec.attributes : data.properties;
+        const attributes: Record<string, unknown> = own && typeof own === 'object' && !Array.isArray(own) ? { ...(own as object) } : {};
         for (const [k, v] of Object.entries(rec)) {
-          if (used.has(k) || k === 'attributes' || k === '__extra' || v === undefined || v === '') continue;
+          if (used.has(k) || k === bag || k === '__extra' || v === undefined || v === '') continue;
           attributes[k] = v;
         }
-        if (Object.keys(attributes).length) data.attributes = attributes;
+        if (Object.keys(attributes).length) data[bag] = attributes;
       }
       out.push({ type: 'row', line, data, record: rec });
     },
     flush() {},
   };
+}
+
+/** A CSV cell holding a JSON object (event properties); anything else is passed on for zod to reject. */
+function parseJsonObject(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
 }

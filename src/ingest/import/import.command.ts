@@ -5,6 +5,7 @@ import type { App } from '../../app';
 import { withApp } from '../../cli-app';
 import { badInput } from '../../lib/errors';
 import { jobNames } from '../../jobs/registry';
+import { enqueueSearchEmbeddings } from '../../events/events.enqueue';
 import { type ImportSummary, runImport } from './import.runner';
 import { ENTITIES, type Entity, FORMATS, type FormatName } from './import.types';
 
@@ -35,7 +36,7 @@ export function registerImportCommand(program: Command): void {
   program
     .command('import')
     .description('bulk-import a CSV / NDJSON (optionally .gz) or CDNOW file; bad rows go to a rejects file')
-    .addArgument(program.createArgument('<entity>', 'customers | transactions | comments').choices(ENTITIES))
+    .addArgument(program.createArgument('<entity>', 'customers | transactions | comments | events').choices(ENTITIES))
     .argument('<file>', 'input file: .csv, .tsv, .ndjson, .jsonl (+ .gz); CDNOW files any name')
     .addOption(new Option('--format <format>', 'input layout').choices([...FORMATS]).default('generic'))
     .option('--mapping <json|file>', 'generic name → file column, e.g. {"customer_id":"CustNo"}')
@@ -62,9 +63,9 @@ export function registerImportCommand(program: Command): void {
             onProgress: bar ? (read) => bar.update(Math.round(read / 1e6)) : undefined,
           });
           bar?.stop();
-          const embedJob = summary.commentsChanged ? await enqueueEmbeddings(app) : null;
+          const embedJob = summary.commentsChanged ? await enqueueEmbeddings(app) : summary.searchesChanged ? ((await enqueueSearchEmbeddings(app))?.id ?? null) : null;
           console.log(o.json ? JSON.stringify({ ...summary, embedJobId: embedJob }) : formatSummary(summary));
-          if (embedJob && !o.json) console.log(`embedding job ${embedJob} queued for the new or re-worded comments`);
+          if (embedJob && !o.json) console.log(`embedding job ${embedJob} queued for the new or re-worded ${summary.commentsChanged ? 'comments' : 'search texts'}`);
           if (summary.rejectedLines) process.exitCode = 2;
         } finally {
           bar?.stop();

@@ -1,7 +1,7 @@
 import type { SourceKind, SourceRecord } from './import.source';
 
-export type Entity = 'customers' | 'transactions' | 'comments';
-export const ENTITIES: Entity[] = ['customers', 'transactions', 'comments'];
+export type Entity = 'customers' | 'transactions' | 'comments' | 'events';
+export const ENTITIES: Entity[] = ['customers', 'transactions', 'comments', 'events'];
 export const FORMATS = ['generic', 'online-retail', 'cdnow', 'cdnow-sample'] as const;
 export type FormatName = (typeof FORMATS)[number];
 

@@ -2,6 +2,8 @@ import type { PrismaClient } from '../../generated/prisma/client';
 import type { CommentRow, CustomerRow, TransactionRow } from '../ingest.schemas';
 import { upsertComments, upsertCustomers, upsertTransactions } from '../ingest.service';
 import type { Entity } from './import.types';
+import type { EventRow } from '../../events/events.schemas';
+import { ensureEventCustomers, upsertEvents } from '../../events/events-ingest.service';
 
 export interface BatchResult {
   inserted: number;
@@ -10,12 +12,15 @@ export interface BatchResult {
   customersCreated: number;
   /** Comments whose embeddings are now missing or stale. */
   commentsChanged: number;
+  /** Search events whose text is new or changed. */
+  searchesChanged?: number;
 }
 
 export type ImportRow =
   | { entity: 'customers'; row: CustomerRow }
   | { entity: 'transactions'; row: TransactionRow; customerRegion?: string | null }
-  | { entity: 'comments'; row: CommentRow };
+  | { entity: 'comments'; row: CommentRow }
+  | { entity: 'events'; row: EventRow };
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
@@ -30,6 +35,12 @@ export async function writeBatch(prisma: PrismaClient, entity: Entity, batch: Im
       if (entity === 'customers') {
         const r = await upsertCustomers(tx, batch.map((b) => b.row as CustomerRow));
         return { ...r, customersCreated: 0, commentsChanged: 0 };
+      }
+      if (entity === 'events') {
+        const rows = batch.map((b) => b.row as EventRow);
+        const customersCreated = await ensureEventCustomers(tx, rows);
+        const r = await upsertEvents(tx, rows);
+        return { inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, customersCreated, commentsChanged: 0, searchesChanged: r.changedSearchIds.length };
       }
       const customersCreated = await ensureCustomers(tx, batch);
       if (entity === 'transactions') {

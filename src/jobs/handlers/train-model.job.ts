@@ -3,6 +3,9 @@ import { METRIC_KEYS } from '../../models/clv/clv-metrics';
 import { scoreCustomers } from '../../models/scoring/score.service';
 import { trainModelVersion } from '../../models/training/train.service';
 import { defineJob } from '../job.types';
+import { parseEnv } from '../../config/env';
+import { flowsAvailable } from '../flows/flow';
+import { flowDrill, startTrainingFlow } from '../flows/train.flow';
 
 export const TRAIN_DEDUPE_KEY = 'models.train';
 
@@ -17,6 +20,8 @@ export const trainModelJob = defineJob({
   payload: z.object({
     horizonDays: z.number().int().min(1).max(3650).default(365),
     cutoff: z.coerce.date().optional(),
+    /** Set by scheduled retraining (RETRAIN_CRON): the fire this run belongs to, one run per fire. */
+    scheduledFor: z.coerce.date().optional(),
     options: z
       .object({
         force: z.boolean().default(false),
@@ -31,10 +36,17 @@ export const trainModelJob = defineJob({
         seed: z.number().int().optional(),
         score: z.boolean().default(true),
         failAfterVersionRow: z.boolean().default(false),
+        // == scale-out: trees grown by this many models.train-trees jobs (BullMQ only; default TRAIN_FANOUT) ==
+        fanout: z.number().int().min(1).max(64).optional(),
+        drill: flowDrill.optional(),
       })
       .default({ force: false, score: true, failAfterVersionRow: false }),
   }),
-  async handler({ horizonDays, cutoff, options }, ctx) {
+  async handler({ horizonDays, cutoff, options: all }, ctx) {
+    // == scale-out: with BullMQ and a fan-out > 1 this job only prepares; a flow grows, merges and promotes ==
+    const { fanout, drill, ...options } = all;
+    const shares = flowsAvailable() ? (fanout ?? parseEnv(process.env).TRAIN_FANOUT) : 1;
+    if (shares > 1) return startTrainingFlow(ctx, { horizonDays, cutoff, options, drill }, shares);
     const { force, metric, target, holdoutFraction, score, failAfterVersionRow, ...forest } = options;
     const out = await trainModelVersion(
       ctx.db,

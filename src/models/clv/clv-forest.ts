@@ -1,5 +1,5 @@
 import { computeFeatures, DAY_MS, FEATURE_NAMES, netSpendBetween } from '../../features/features.definitions';
-import { type Forest, type ForestOptions, predict, trainForest } from '../forest';
+import { type Forest, type ForestOptions, type Matrix, type ProgressFn, predict, trainForest } from '../forest';
 import { type BaselineFit, fitBaselines, type History, predictBaseline, rfmOf } from './clv-baselines';
 
 /**
@@ -26,8 +26,18 @@ export interface ClvTrainOptions {
   extraNames?: readonly string[];
   /** Fit a multiplier on held-out training customers that minimises their MAE (default true). */
   calibrate?: boolean;
+  /** Let that calibration blend in the stacked BG/NBD CLV (default true); false: multiplier only. */
+  blend?: boolean;
   onProgress?: (fraction: number, message: string) => void;
+  /** Grows the forests (default: trainForest here). Scale-out hands the rows to other workers through this. */
+  trainForest?: ForestTrainer;
+  /** Fits the baselines as of a date (default fitBaselinesAt); scale-out passes fits computed by other workers. */
+  fitBaselines?: (histories: readonly History[], asOf: number) => BaselineFit;
 }
+
+/** 'main': the model's forest; 'calibration': the smaller forest the calibration split is fitted with. */
+export type ForestTrainer = (role: 'main' | 'calibration', X: Matrix, y: ArrayLike<number>, opts: Partial<ForestOptions>, onProgress?: ProgressFn) => Forest;
+const localTrainer: ForestTrainer = (_role, X, y, o, onProgress) => trainForest(X, y, o, onProgress);
 
 export const DEFAULT_FOREST: Partial<ForestOptions> = { nEstimators: 100, maxDepth: 12, minSamplesLeaf: 10, maxFeatures: 0.5, seed: 42 };
 
@@ -41,7 +51,8 @@ export function planWindows(firstEvent: number, cutoff: number, horizonDays: num
   const historyDays = (cutoff - firstEvent) / DAY_MS;
   if (!(historyDays >= 14)) throw new RangeError(`need at least 14 days of history before the cutoff, have ${historyDays.toFixed(1)}`);
   const h = Math.max(7, Math.min(horizonDays, Math.floor(historyDays / 2)));
-  const step = stepDays ?? Math.max(7, Math.round(h / 3));
+  // More windows than 3 come closer together (h/3 apart by default, h/windows when more are asked for).
+  const step = stepDays ?? Math.max(7, Math.round(h / Math.max(3, windows)));
   const asOfs: number[] = [];
   for (let k = 0; k < windows; k++) {
     const asOf = cutoff - (h + k * step) * DAY_MS;
@@ -58,6 +69,8 @@ export interface ClvModel {
   target: TargetTransform;
   /** Final prediction = forest × calibration.forest + stacked BG/NBD CLV × calibration.bgnbd (see calibrate). */
   calibration: Calibration;
+  /** Both calibrations fitted on the same split (blend, multiplier only): setting selection compares them. */
+  calibrations: CalibrationChoice;
   horizonDays: number;
   plan: WindowPlan;
   /** Baselines fitted at the cutoff: used for the stacked features when scoring. */
@@ -68,6 +81,11 @@ export interface ClvModel {
 export interface Calibration {
   forest: number;
   bgnbd: number;
+}
+
+export interface CalibrationChoice {
+  blend: Calibration;
+  scale: Calibration;
 }
 
 export interface Design {
@@ -119,10 +137,23 @@ export function designAt(
   return { keys, X, nCols, baseline: { expPurchases: Float64Array.from(ep), pAlive: Float64Array.from(pa), clv: Float64Array.from(bc) } };
 }
 
+/**
+ * BG/NBD + Gamma-Gamma fitted on the state as of asOf. Memoised per histories array and asOf (the fit is a pure
+ * function of both, and costly): evaluate's candidates share their windows. Treat the result as read-only, and
+ * the array as frozen once fitted on.
+ */
 export function fitBaselinesAt(histories: readonly History[], asOf: number): BaselineFit {
-  const rfm = histories.map((h) => rfmOf(h, asOf)).filter((r): r is NonNullable<typeof r> => r !== null);
-  return fitBaselines(rfm);
+  let byAsOf = baselineFits.get(histories);
+  if (!byAsOf) baselineFits.set(histories, (byAsOf = new Map()));
+  let fit = byAsOf.get(asOf);
+  if (!fit) {
+    const rfm = histories.map((h) => rfmOf(h, asOf)).filter((r): r is NonNullable<typeof r> => r !== null);
+    byAsOf.set(asOf, (fit = fitBaselines(rfm)));
+  }
+  return fit;
 }
+
+const baselineFits = new WeakMap<readonly History[], Map<number, BaselineFit>>();
 
 export function firstEventOf(histories: readonly History[], before: number): number {
   let first = Infinity;
@@ -138,7 +169,7 @@ export function trainClvForest(histories: readonly History[], cutoff: number, op
   const labels: number[] = [];
   plan.asOfs.forEach((asOf, k) => {
     opts.onProgress?.((0.3 * k) / plan.asOfs.length, `features for window ${k + 1}/${plan.asOfs.length}`);
-    const d = designAt(histories, asOf, opts.horizonDays, fitBaselinesAt(histories, asOf), opts.extra?.(asOf), extraNames, opts.trainKeys);
+    const d = designAt(histories, asOf, opts.horizonDays, (opts.fitBaselines ?? fitBaselinesAt)(histories, asOf), opts.extra?.(asOf), extraNames, opts.trainKeys);
     const byKey = new Map(histories.map((h) => [h.key, h]));
     for (const key of d.keys) labels.push(netSpendBetween(byKey.get(key)!.events, asOf, asOf + plan.h * DAY_MS) * plan.scale);
     parts.push(d);
@@ -155,9 +186,11 @@ export function trainClvForest(histories: readonly History[], cutoff: number, op
   const y = Float64Array.from(labels, (v) => (target === 'log1p' ? Math.log1p(Math.max(0, v)) : v));
   const forestOpts = { ...DEFAULT_FOREST, ...opts.forest };
   const rowKeys = parts.flatMap((p) => p.keys);
-  const calibration = opts.calibrate === false ? { forest: 1, bgnbd: 0 } : calibrate(X, nCols, y, Float64Array.from(labels), rowKeys, target, forestOpts);
+  const identity = { forest: 1, bgnbd: 0 };
+  const calibrations = opts.calibrate === false ? { blend: identity, scale: identity } : calibrate(X, nCols, y, Float64Array.from(labels), rowKeys, target, forestOpts, opts.trainForest ?? localTrainer);
+  const calibration = opts.blend === false ? calibrations.scale : calibrations.blend;
   opts.onProgress?.(0.4, 'training the forest');
-  const forest = trainForest({ data: X, nRows: n, nCols, layout: 'row' }, y, forestOpts, (done, total) =>
+  const forest = (opts.trainForest ?? localTrainer)('main', { data: X, nRows: n, nCols, layout: 'row' }, y, forestOpts, (done, total) =>
     opts.onProgress?.(0.4 + (0.6 * done) / total, `tree ${done}/${total}`),
   );
   return {
@@ -165,9 +198,10 @@ export function trainClvForest(histories: readonly History[], cutoff: number, op
     featureNames: [...FEATURE_NAMES, ...MODEL_FEATURES, ...extraNames],
     target,
     calibration,
+    calibrations,
     horizonDays: opts.horizonDays,
     plan,
-    baselines: fitBaselinesAt(histories, cutoff),
+    baselines: (opts.fitBaselines ?? fitBaselinesAt)(histories, cutoff),
     trainingRows: n,
   };
 }
@@ -191,35 +225,51 @@ function backTransform(raw: Float64Array, target: TargetTransform, factor: numbe
  * TRAINING customers (by key, so a customer's windows stay together) to minimise their MAE; w = 0 is allowed
  * and is what the grid picks when BG/NBD adds nothing. Everything here comes from before the cutoff.
  */
-function calibrate(X: Float64Array, nCols: number, y: Float64Array, money: Float64Array, keys: string[], target: TargetTransform, forestOpts: Partial<ForestOptions>): Calibration {
+function calibrate(X: Float64Array, nCols: number, y: Float64Array, money: Float64Array, keys: string[], target: TargetTransform, forestOpts: Partial<ForestOptions>, train: ForestTrainer): CalibrationChoice {
   const isVal = keys.map((k) => hashKey(k) % 5 === 0);
   const fit: number[] = [];
   const val: number[] = [];
   isVal.forEach((v, i) => (v ? val : fit).push(i));
-  if (val.length < 20 || fit.length < 20) return { forest: 1, bgnbd: 0 };
+  if (val.length < 20 || fit.length < 20) return { blend: { forest: 1, bgnbd: 0 }, scale: { forest: 1, bgnbd: 0 } };
   const take = (rows: number[]) => {
     const out = new Float64Array(rows.length * nCols);
     rows.forEach((r, i) => out.set(X.subarray(r * nCols, (r + 1) * nCols), i * nCols));
     return out;
   };
-  const f = trainForest({ data: take(fit), nRows: fit.length, nCols, layout: 'row' }, fit.map((i) => y[i]!), { ...forestOpts, nEstimators: Math.min(50, forestOpts.nEstimators ?? 100) });
+  const f = train('calibration', { data: take(fit), nRows: fit.length, nCols, layout: 'row' }, fit.map((i) => y[i]!), { ...forestOpts, nEstimators: Math.min(50, forestOpts.nEstimators ?? 100) });
   const p = backTransform(predict(f, { data: take(val), nRows: val.length, nCols, layout: 'row' }), target, 1);
   const actual = val.map((i) => money[i]!);
   // The stacked BG/NBD CLV column sits right after the base features.
   const bg = val.map((i) => X[i * nCols + FEATURE_NAMES.length + 2]!);
+  return fitCalibration(actual, p, bg);
+}
+
+/**
+ * c·((1 − w)·forest + w·bgnbd) minimising the MAE against `actual`, over w ∈ {0, 0.1, …, 1} and c on a
+ * geometric grid; `scale` is the best with w = 0 (multiplier only). Shared by the customer-split calibration
+ * above and evaluate's validation-period calibration (src/models/evaluate/select-settings.ts).
+ */
+export function fitCalibration(actual: ArrayLike<number>, forest: ArrayLike<number>, bgnbd: ArrayLike<number>): CalibrationChoice {
   let best: Calibration = { forest: 1, bgnbd: 0 };
+  let scale: Calibration = { forest: 1, bgnbd: 0 };
   let bestMae = Infinity;
+  let scaleMae = Infinity;
+  const n = actual.length;
   for (let w = 0; w <= 1.0001; w += 0.1) {
-    for (let c = 0.25; c <= 16; c *= 1.05) {
+    for (let c = 0.05; c <= 16; c *= 1.05) {
       let s = 0;
-      for (let i = 0; i < actual.length; i++) s += Math.abs(actual[i]! - c * ((1 - w) * p[i]! + w * bg[i]!));
+      for (let i = 0; i < n; i++) s += Math.abs(actual[i]! - c * ((1 - w) * forest[i]! + w * bgnbd[i]!));
       if (s < bestMae) {
         bestMae = s;
         best = { forest: c * (1 - w), bgnbd: c * w };
       }
+      if (w === 0 && s < scaleMae) {
+        scaleMae = s;
+        scale = { forest: c, bgnbd: 0 };
+      }
     }
   }
-  return best;
+  return { blend: best, scale };
 }
 
 export function hashKey(k: string): number {

@@ -4,15 +4,21 @@ import { loadSemanticFeatures } from '../../features/semantic.adapter';
 import type { ModelVersion, PrismaClient } from '../../generated/prisma/client';
 import { DomainError } from '../../lib/errors';
 import { type Forest, contributions, deserializeForest } from '../forest';
-import type { BaselineFit } from '../clv/clv-baselines';
+import { type BaselineFit, rfmOf } from '../clv/clv-baselines';
 import { type Calibration, designAt, MODEL_FEATURES, predictDesign, type TargetTransform } from '../clv/clv-forest';
+import { contributionsInMoney } from '../clv/explain';
 import { MODEL_KIND } from '../training/train.service';
+import { noPurchaseProbability } from '../../segments/churn-bands';
+import { completeScoringRun, failScoringRun, startScoringRun } from '../../segments/scoring-runs.service';
 import { assignTiers } from './tiers';
 
 export interface ScoreOutcome {
   modelVersionId: number;
   scored: number;
   asOf: string;
+  scoringRunId: number;
+  /** Customers in the run's segments: everyone the version has scored, also after a partial re-score. */
+  segmented: number;
 }
 
 interface Loaded {
@@ -49,17 +55,49 @@ interface Row {
 
 /**
  * Scores customers with one model version (the champion by default) as of `asOf`: predicted CLV for the
- * version's horizon, P(alive) and churn risk from the BG/NBD fit stored with it, the three features that moved
+ * version's horizon, P(alive) and churn risk (probability of no purchase within the horizon) from the BG/NBD fit
+ * stored with it, the three features that moved
  * the prediction most (per-tree path contributions, in the model's target units: log1p money by default), and
- * the value tier. Without `customerIds` every customer is scored and tiers are exact percentiles of this run;
- * with them (re-scoring after a feature refresh) the tiers are ranked against the version's stored scores.
+ * the value tier. Without `customerIds` every customer is scored (a full run); with them (re-scoring after a
+ * feature refresh) only those are (a partial run). Either way the run is recorded in scoring_runs and ends by
+ * segmenting every customer the version has scored, re-ranked globally in SQL (src/segments/scoring-runs.service.ts),
+ * which also sets scores.tier / scores.segment; so tiers stay exact percentiles after partial re-scores.
  */
 export async function scoreCustomers(
   db: PrismaClient,
-  opts: { modelVersionId?: number; customerIds?: number[]; asOf?: Date; batchSize?: number; onProgress?: (fraction: number, message: string) => void; signal?: AbortSignal },
+  opts: {
+    modelVersionId?: number;
+    customerIds?: number[];
+    asOf?: Date;
+    batchSize?: number;
+    jobRunId?: string;
+    onProgress?: (fraction: number, message: string) => void;
+    signal?: AbortSignal;
+  },
 ): Promise<ScoreOutcome> {
   const m = await loadVersion(db, opts.modelVersionId);
   const asOf = opts.asOf ?? new Date();
+  const full = !opts.customerIds;
+  const runId = await startScoringRun(db, { modelVersionId: m.version.id, full, jobRunId: opts.jobRunId });
+  try {
+    const scored = await scoreRows(db, m, asOf, opts);
+    opts.onProgress?.(0.95, `scored ${scored}; segmenting`);
+    const segmented = await completeScoringRun(db, { runId, modelVersionId: m.version.id, asOf });
+    opts.onProgress?.(1, `scored ${scored}, segmented ${segmented}`);
+    return { modelVersionId: m.version.id, scored, asOf: asOf.toISOString(), scoringRunId: runId, segmented };
+  } catch (err) {
+    await failScoringRun(db, runId).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** One batch of customers scored and upserted per (customer, version); tiers only for a full list. Scale-out scores id ranges with it. */
+export async function scoreRows(
+  db: PrismaClient,
+  m: Loaded,
+  asOf: Date,
+  opts: { customerIds?: number[]; batchSize?: number; onProgress?: (fraction: number, message: string) => void; signal?: AbortSignal },
+): Promise<number> {
   const horizon = m.version.horizonDays;
   const total = opts.customerIds?.length ?? (await db.customer.count());
   const rows: Row[] = [];
@@ -69,19 +107,27 @@ export async function scoreCustomers(
     const extra = semantic ? new Map([...semantic.values].map(([k, v]) => [String(k), v])) : undefined;
     const d = designAt(b.histories, asOf.getTime(), horizon, m.baselines, extra, m.extraNames);
     const clv = predictDesign(m, d);
-    const contrib = contributions(m.forest, { data: d.X, nRows: d.keys.length, nCols: d.nCols, layout: 'row' }).values;
+    // In money over the horizon (not log1p units), so an explanation reads "+120 from spend_90d".
+    const contrib = contributionsInMoney(contributions(m.forest, { data: d.X, nRows: d.keys.length, nCols: d.nCols, layout: 'row' }), d, m);
     const names = m.version.featureNames as string[];
     const seen = new Set<string>();
+    const byKey = new Map(b.histories.map((h) => [h.key, h]));
     d.keys.forEach((key, i) => {
       seen.add(key);
       const pAlive = d.baseline.pAlive[i]!;
-      rows.push({ customer_id: Number(key), clv: Math.max(0, clv[i]!), p_alive: pAlive, churn_risk: 1 - pAlive, explanation: topContributions(contrib, d.X, i, d.nCols, names) });
+      // Churn risk = P(no purchase within the horizon) under BG/NBD, not 1 − P(alive): on real data the fitted
+      // dropout can vanish and P(alive) sits at 1 for everyone (BENCHMARKS.md "Segments").
+      const f = rfmOf(byKey.get(key)!, asOf.getTime())!;
+      const churn = noPurchaseProbability(m.baselines.bgnbd, pAlive, f.x, f.T, horizon / 7);
+      rows.push({ customer_id: Number(key), clv: Math.max(0, clv[i]!), p_alive: pAlive, churn_risk: Number.isFinite(churn) ? churn : 1 - pAlive, explanation: topContributions(contrib, d.X, i, d.nCols, names) });
     });
     // Customers without a purchase before asOf have nothing to predict from: CLV 0, no churn estimate.
     for (const id of b.ids) if (!seen.has(String(id))) rows.push({ customer_id: id, clv: 0, p_alive: null, churn_risk: null, explanation: [] });
     opts.onProgress?.(Math.min(0.9, (0.9 * rows.length) / Math.max(1, total)), `scored ${rows.length}/${total}`);
   }
-  const tiers = await tiersFor(db, m.version.id, rows, !opts.customerIds);
+  // Full run: exact tiers now (the segment SQL then only touches the rare rows where numeric rounding reorders
+  // ties). Partial run: keep each stored tier until the segment SQL re-ranks everyone.
+  const tiers = opts.customerIds ? rows.map(() => null) : assignTiers(rows.map((r) => r.clv), rows.map((r) => r.customer_id));
   for (let i = 0; i < rows.length; i += 5000) {
     const json = JSON.stringify(rows.slice(i, i + 5000).map((r, j) => ({ ...r, tier: tiers[i + j] })));
     await db.$executeRaw`
@@ -89,19 +135,9 @@ export async function scoreCustomers(
       select r.customer_id, ${m.version.id}, r.clv, r.p_alive, r.churn_risk, r.tier, r.explanation, ${asOf.toISOString()}::timestamptz
       from jsonb_to_recordset(${json}::jsonb) as r(customer_id int, clv numeric, p_alive float8, churn_risk float8, tier text, explanation jsonb)
       on conflict (customer_id, model_version_id) do update set clv = excluded.clv, p_alive = excluded.p_alive,
-        churn_risk = excluded.churn_risk, tier = excluded.tier, explanation = excluded.explanation, scored_at = excluded.scored_at`;
+        churn_risk = excluded.churn_risk, tier = coalesce(excluded.tier, scores.tier), explanation = excluded.explanation, scored_at = excluded.scored_at`;
   }
-  opts.onProgress?.(1, `scored ${rows.length}`);
-  return { modelVersionId: m.version.id, scored: rows.length, asOf: asOf.toISOString() };
-}
-
-async function tiersFor(db: PrismaClient, versionId: number, rows: Row[], complete: boolean): Promise<string[]> {
-  if (complete) return assignTiers(rows.map((r) => r.clv), rows.map((r) => r.customer_id));
-  const mine = new Set(rows.map((r) => r.customer_id));
-  const others = await db.$queryRaw<{ customer_id: number; clv: number }[]>`
-    select customer_id, clv::float8 as clv from scores where model_version_id = ${versionId}`;
-  const all = [...rows.map((r) => ({ id: r.customer_id, clv: r.clv })), ...others.filter((o) => !mine.has(o.customer_id)).map((o) => ({ id: o.customer_id, clv: Number(o.clv) }))];
-  return assignTiers(all.map((a) => a.clv), all.map((a) => a.id)).slice(0, rows.length);
+  return rows.length;
 }
 
 function topContributions(values: Float64Array, X: Float64Array, row: number, nCols: number, names: string[], k = 3) {

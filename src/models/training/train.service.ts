@@ -4,11 +4,19 @@ import { loadSemanticFeatures } from '../../features/semantic.adapter';
 import type { PrismaClient } from '../../generated/prisma/client';
 import { type ForestOptions, featureImportances, serializeForest } from '../forest';
 import { type History, naiveOf, rfmOf } from '../clv/clv-baselines';
-import { type ClvModel, designAt, fitBaselinesAt, hashKey, planWindows, firstEventOf, predictDesign, type TargetTransform, trainClvForest } from '../clv/clv-forest';
+import { type ClvModel, type ClvTrainOptions, designAt, type ForestTrainer, fitBaselinesAt, hashKey, planWindows, firstEventOf, predictDesign, type TargetTransform, trainClvForest } from '../clv/clv-forest';
 import { type MetricKey, type MetricSet, metricSet } from '../clv/clv-metrics';
 import { promoteIfBetter } from './registry.service';
 
 export const MODEL_KIND = 'clv-forest';
+
+/** Thrown by a ForestTrainer that hands the training rows to other workers instead of growing the forest here. */
+export class TrainingHandedOff extends Error {
+  constructor() {
+    super('training rows handed to tree workers');
+    this.name = 'TrainingHandedOff';
+  }
+}
 
 export interface TrainRequest {
   horizonDays: number;
@@ -35,6 +43,10 @@ export interface TrainOutcome {
 interface Hooks {
   progress(fraction: number, message?: string): void;
   signal?: AbortSignal;
+  /** Scale-out (train-flow.ts): the forests are grown by other workers; see ClvTrainOptions.trainForest. */
+  trainForest?: ForestTrainer;
+  /** Scale-out: baseline fits computed by other workers (ClvTrainOptions.fitBaselines). */
+  fitBaselines?: ClvTrainOptions['fitBaselines'];
 }
 
 export async function loadAllHistories(db: PrismaClient, before: Date): Promise<History[]> {
@@ -78,10 +90,12 @@ export async function trainModelVersion(db: PrismaClient, req: TrainRequest, hoo
       extra: extraNames.length ? extraAt : undefined,
       extraNames,
       onProgress: (f, m) => hooks.progress(0.05 + 0.8 * f, m),
+      trainForest: hooks.trainForest,
+      fitBaselines: hooks.fitBaselines,
     });
     checkAbort();
     hooks.progress(0.88, 'holdout comparison');
-    const metrics = holdoutMetrics(histories, model, trainKeys, extraNames.length ? extraAt(model.plan.asOfs[0]!) : undefined, extraNames);
+    const metrics = holdoutMetrics(histories, model, trainKeys, extraNames.length ? extraAt(model.plan.asOfs[0]!) : undefined, extraNames, hooks.fitBaselines);
     const imp = featureImportances(model.forest);
     const artifact = serializeForest(model.forest);
     await db.modelVersion.update({
@@ -113,6 +127,8 @@ export async function trainModelVersion(db: PrismaClient, req: TrainRequest, hoo
     hooks.progress(0.95, promo.promoted ? 'promoted' : `not promoted: ${promo.reason}`);
     return { modelVersionId: version.id, promoted: promo.promoted, reason: promo.reason, metrics, trainingRows: model.trainingRows };
   } catch (err) {
+    // Scale-out's prepare step stops here on purpose once it has the training rows: the version stays 'training'.
+    if (err instanceof TrainingHandedOff) throw err;
     await db.modelVersion.update({
       where: { id: version.id },
       data: { status: 'failed', error: err instanceof Error ? err.message : String(err) },
@@ -156,10 +172,11 @@ function holdoutMetrics(
   trainKeys: ReadonlySet<string>,
   extra: Map<string, Record<string, number>> | undefined,
   extraNames: readonly string[],
+  fit?: ClvTrainOptions['fitBaselines'],
 ): Record<string, MetricSet> {
   const asOf = model.plan.asOfs[0]!;
   const holdout = new Set(histories.filter((h) => !trainKeys.has(h.key)).map((h) => h.key));
-  const design = designAt(histories, asOf, model.horizonDays, fitBaselinesAt(histories, asOf), extra, extraNames, holdout);
+  const design = designAt(histories, asOf, model.horizonDays, (fit ?? fitBaselinesAt)(histories, asOf), extra, extraNames, holdout);
   if (design.keys.length < 2) return {};
   const byKey = new Map(histories.map((h) => [h.key, h]));
   const actual = design.keys.map((k) => netSpendBetween(byKey.get(k)!.events, asOf, asOf + model.plan.h * DAY_MS) * model.plan.scale);

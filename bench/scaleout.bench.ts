@@ -1,0 +1,153 @@
+/**
+ * Scale-out benchmark: the same data in a fresh PostgreSQL database, the same jobs run by 1 and then 2 BullMQ
+ * worker processes (JOB_CONCURRENCY=1 each, a fresh queue prefix per round): models.train with TRAIN fan-out =
+ * workers (1 = the single-process job), models.score-fanout with shares = workers, embeddings.embed-fanout over
+ * the comments with the MiniLM-shaped random-weight model (real inference cost). Prints wall times, the 2-vs-1
+ * ratio, per-item costs for 10x/100x estimates, and the HNSW index size per 384-d vector.
+ *
+ *   npx tsx bench/scaleout.bench.ts [--customers 20000] [--comments 3000] [--trees 100] [--workers 1,2]
+ *     [--model ../shared/models/random-minilm-l6-shape] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+ *     [--redis-url redis://127.0.0.1:6379] [--vectors 20000]
+ */
+import crypto from 'node:crypto';
+import * as os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { openDb } from '../src/db/client';
+import { BullQueue } from '../src/jobs/bullmq.transport';
+import { waitForRun } from '../src/jobs/wait';
+import { createLogger } from '../src/lib/logger';
+import { spawnEntry, type Proc } from '../test/helpers/processes';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, def: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
+};
+const N = Number(arg('customers', '20000'));
+const COMMENTS = Number(arg('comments', '3000'));
+const TREES = Number(arg('trees', '100'));
+const WORKERS = arg('workers', '1,2').split(',').map(Number);
+const VECTORS = Number(arg('vectors', '20000'));
+const ADMIN = arg('admin-url', 'postgresql://postgres@127.0.0.1:5432/postgres');
+const REDIS = arg('redis-url', 'redis://127.0.0.1:6379');
+const MODEL = path.resolve(arg('model', path.join(__dirname, '..', '..', 'shared', 'models', 'random-minilm-l6-shape')));
+
+const s = (ms: number) => (ms / 1000).toFixed(1);
+const load = () => os.loadavg().map((v) => v.toFixed(1)).join(' ');
+
+async function main(): Promise<void> {
+  const name = `vg_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(ADMIN);
+  url.pathname = `/${name}`;
+  const log = createLogger('warn');
+  const db = await openDb({ databaseUrl: url.toString(), log });
+  const procs: Proc[] = [];
+  try {
+    await db.migrate();
+    const p = db.prisma;
+    const now = new Date();
+    await p.$executeRaw`insert into customers (external_id, birth_year, region)
+      select 'b' || g, 1950 + g % 50, 'r' || g % 9 from generate_series(1, ${N}) g`;
+    await p.$executeRaw`insert into transactions (external_id, customer_id, occurred_at, amount, kind, product_id, quantity)
+      select 'bt' || c.id || '-' || k, c.id,
+        ${now.toISOString()}::timestamptz - ((hashint4(c.id * 31 + k) & 1023) % 720) * interval '1 day',
+        5 + (hashint4(c.id) & 255) * (1 + (k % 3)) / 2.0,
+        case when hashint4(c.id * 7 + k) % 33 = 0 then 'refund'::"TransactionKind" else 'purchase'::"TransactionKind" end,
+        'p' || (hashint4(c.id + k) & 255), 1
+      from customers c, generate_series(1, 4 + (hashint4(c.id) & 15)) k`;
+    const words = ['late', 'parcel', 'great', 'quality', 'refund', 'size', 'love', 'broken', 'support', 'fast', 'price', 'again'];
+    const texts = Array.from({ length: COMMENTS }, (_, i) => Array.from({ length: 8 + (i % 40) }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' '));
+    await p.$executeRaw`insert into comments (external_id, customer_id, created_at, source, language, text, text_hash)
+      select 'bc' || r.i, 1 + (r.i % ${N}), now() - (r.i % 300) * interval '1 day', 'review', 'en', r.t, encode(sha256(convert_to(r.t, 'UTF8')), 'hex')
+      from jsonb_to_recordset(${JSON.stringify(texts.map((t, i) => ({ i, t })))}::jsonb) as r(i int, t text)`;
+    await p.$executeRaw`analyze`;
+    const [tx] = await p.$queryRaw<{ n: bigint }[]>`select count(*)::bigint as n from transactions`;
+    console.log(`cores ${os.cpus().length}, load ${load()}; ${N} customers, ${tx!.n} transactions, ${COMMENTS} comments; ${TREES} trees`);
+
+    const cutoff = now.toISOString();
+    const rows: string[] = [];
+    const per: Record<string, number> = {};
+    for (const w of WORKERS) {
+      const prefix = `vgb${crypto.randomBytes(4).toString('hex')}`;
+      // No default embedding model here: semantic features would try (and time out) downloading it in every job
+      // thread, once per thread and minute, which charges the fan-out (more threads) for a network timeout.
+      const env = { DATABASE_URL: url.toString(), REDIS_URL: REDIS, QUEUE_PREFIX: prefix, JOB_CONCURRENCY: '1', EMBEDDING_PROVIDER: 'none' };
+      const mine = Array.from({ length: w }, () => spawnEntry('jobs/worker.ts', env));
+      procs.push(...mine);
+      await Promise.all(mine.map((m) => m.waitForLog(/bullmq worker started/)));
+      const queue = new BullQueue({ db, log, redisUrl: REDIS, prefix, defaultMaxAttempts: 3 });
+      let enqueuedAt = 0;
+      const timed = async (job: string, payload: unknown) => {
+        const t0 = performance.now();
+        enqueuedAt = Date.now();
+        const run = await queue.enqueue(job, payload);
+        const done = await waitForRun(p, run.id, { timeoutMs: 3_600_000, pollMs: 100 });
+        if (done.state !== 'completed') throw new Error(`${job} ${done.state}: ${done.error}`);
+        return { ms: performance.now() - t0, run: done };
+      };
+      const train = await timed('models.train', { horizonDays: 180, cutoff, options: { force: true, score: false, nEstimators: TREES, fanout: w } });
+      const trainingRows = (train.run.result as { trainingRows: number }).trainingRows;
+      const kids = await p.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: train.run.id } } });
+      const treeMs = kids.reduce((a, k) => a + (k.finishedAt!.getTime() - k.startedAt!.getTime()), 0);
+      if (kids.length) {
+        // The run's started_at is reset when the merge (its flow's parent) starts.
+        const firstKid = Math.min(...kids.map((k) => k.createdAt.getTime()));
+        const lastKid = Math.max(...kids.map((k) => k.finishedAt!.getTime()));
+        console.log(`  ${w} workers, training phases: first step ${s(firstKid - enqueuedAt)} s, trees ${s(lastKid - firstKid)} s, merge ${s(train.run.finishedAt!.getTime() - train.run.startedAt!.getTime())} s`);
+      }
+      const score = await timed('models.score-fanout', { shares: w });
+      await p.$executeRaw`delete from comment_embeddings`;
+      const embed = await timed('embeddings.embed-fanout', {
+        shares: w,
+        chunkSize: 64,
+        refreshProfiles: false,
+        config: { provider: 'transformers', model: MODEL, dim: 384, allowRemote: false, quantized: true, threads: 1, batchSize: 16 },
+      });
+      rows.push(`| ${w} | ${s(train.ms)} | ${kids.length ? s(treeMs / kids.length) : '–'} | ${s(score.ms)} | ${s(embed.ms)} | ${load()} |`);
+      per[`train${w}`] = train.ms;
+      per[`score${w}`] = score.ms;
+      per[`embed${w}`] = embed.ms;
+      if (w > 1) per.treeMsPerTreePer1k = treeMs / (TREES * 1.4) / (trainingRows / 1000);
+      per.rows = trainingRows;
+      await queue.close();
+      await Promise.all(mine.map((m) => m.kill('SIGTERM')));
+    }
+    console.log('\n| workers | train s | mean tree job s | score s | embed s | load after |');
+    console.log('|---:|---:|---:|---:|---:|---|');
+    rows.forEach((r) => console.log(r));
+    const [a, b] = WORKERS;
+    if (a !== undefined && b !== undefined) {
+      const r = (k: string) => (per[`${k}${a}`]! / per[`${k}${b}`]!).toFixed(2);
+      console.log(`\nspeed-up ${b} vs ${a} workers: train ${r('train')}x, score ${r('score')}x, embed ${r('embed')}x`);
+    }
+    console.log(`\nper item (1 worker): training ${s(per[`train${a}`]!)} s for ${per.rows} rows x ${TREES} trees` +
+      (per.treeMsPerTreePer1k ? `; trees alone ${per.treeMsPerTreePer1k.toFixed(1)} ms per tree per 1k rows (calibration trees counted as 0.4 of a tree)` : '') +
+      `; scoring ${(per[`score${a}`]! / (N / 1000)).toFixed(0)} ms per 1k customers; embedding ${(per[`embed${a}`]! / COMMENTS).toFixed(1)} ms per comment`);
+
+    // HNSW size per vector: the index the migrations create, on VECTORS random unit vectors of 384 dimensions.
+    await p.$executeRaw`create table hnsw_probe (id int primary key, embedding vector(384))`;
+    await p.$executeRaw`insert into hnsw_probe select g, (select array_agg(random() - 0.5)::vector(384) from generate_series(1, 384) d where g > 0) from generate_series(1, ${VECTORS}) g`;
+    const t0 = performance.now();
+    await p.$executeRaw`create index hnsw_probe_idx on hnsw_probe using hnsw (embedding vector_cosine_ops)`;
+    const buildMs = performance.now() - t0;
+    const [sz] = await p.$queryRaw<{ heap: bigint; idx: bigint }[]>`select pg_table_size('hnsw_probe')::bigint as heap, pg_relation_size('hnsw_probe_idx')::bigint as idx`;
+    const perVec = (v: bigint) => Number(v) / VECTORS;
+    console.log(`\nHNSW (m=16, ef_construction=64 defaults) on ${VECTORS} x 384-d: index ${(Number(sz!.idx) / 2 ** 20).toFixed(1)} MiB ` +
+      `(${perVec(sz!.idx).toFixed(0)} B/vector → ${((perVec(sz!.idx) * 1e6) / 2 ** 30).toFixed(2)} GiB per million), heap ${perVec(sz!.heap).toFixed(0)} B/vector ` +
+      `(${((perVec(sz!.heap) * 1e6) / 2 ** 30).toFixed(2)} GiB per million); build ${s(buildMs)} s (${(buildMs / VECTORS).toFixed(2)} ms/vector)`);
+  } finally {
+    await Promise.all(procs.map((x) => x.kill('SIGKILL')));
+    await db.close();
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

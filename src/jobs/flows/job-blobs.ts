@@ -1,0 +1,39 @@
+import type { PrismaClient } from '../../generated/prisma/client';
+
+/**
+ * Binary values handed between the jobs of a flow (job_blobs), keyed by the run owning the flow. Values are cut
+ * into parts so no single bytea (1 GB limit) or query parameter grows with the data set.
+ */
+const PART_BYTES = 32 * 1024 * 1024;
+
+type Db = Pick<PrismaClient, '$executeRaw' | '$queryRaw' | '$transaction' | 'jobBlob'>;
+
+export async function putBlob(db: Db, runId: string, name: string, value: Uint8Array): Promise<void> {
+  const parts: Uint8Array[] = [];
+  for (let off = 0; off < value.length || parts.length === 0; off += PART_BYTES) parts.push(value.subarray(off, off + PART_BYTES));
+  // Replacing all parts in one transaction: a retried writer never leaves a mix of two attempts behind.
+  await db.$transaction([
+    db.jobBlob.deleteMany({ where: { runId, name } }),
+    ...parts.map((data, seq) => db.jobBlob.create({ data: { runId, name, seq, data: new Uint8Array(data) } })),
+  ]);
+}
+
+export async function getBlob(db: Db, runId: string, name: string): Promise<Buffer | null> {
+  const rows = await db.jobBlob.findMany({ where: { runId, name }, orderBy: { seq: 'asc' }, select: { data: true } });
+  return rows.length ? Buffer.concat(rows.map((r) => Buffer.from(r.data))) : null;
+}
+
+export async function deleteBlobs(db: Db, runId: string, namePrefix = ''): Promise<number> {
+  const r = await db.jobBlob.deleteMany({ where: { runId, name: { startsWith: namePrefix } } });
+  return r.count;
+}
+
+/**
+ * Parents delete their flow's blobs; a flow abandoned half-way (its run failed or vanished before the parent ran)
+ * leaves them behind. Called when a flow starts: removes blobs of runs finished or gone for more than an hour.
+ */
+export async function sweepBlobs(db: Db): Promise<number> {
+  return db.$executeRaw`
+    delete from job_blobs b where b.created_at < now() - interval '1 hour'
+      and not exists (select 1 from job_runs r where r.id = b.run_id and r.finished_at is null)`;
+}

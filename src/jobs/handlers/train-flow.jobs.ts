@@ -1,0 +1,20 @@
+import { mergePayload, mergeTraining, TREE_ATTEMPTS, trainTreesShare, treesPayload } from '../flows/train.flow';
+import { defineJob } from '../job.types';
+
+/** Child of a fan-out training flow: grows one share of the forests' trees (see src/jobs/flows/train.flow.ts). */
+export const trainTreesJob = defineJob({
+  name: 'models.train-trees',
+  maxAttempts: TREE_ATTEMPTS,
+  payload: treesPayload,
+  handler: (p, ctx) => trainTreesShare(ctx, p),
+});
+
+/** Parent of a fan-out training flow: runs once every share has finished; finishes the models.train run. */
+export const trainMergeJob = defineJob({
+  name: 'models.train-merge',
+  maxAttempts: 1,
+  payload: mergePayload,
+  handler: (p, ctx) => mergeTraining(ctx, p),
+});
+
+export const trainFlowJobs = [trainTreesJob, trainMergeJob];

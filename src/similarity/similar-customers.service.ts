@@ -1,0 +1,203 @@
+import type { PrismaClient } from '../generated/prisma/client';
+import { FEATURE_SET } from '../features/features.definitions';
+import { castVector, parseVector } from '../db/vector';
+import { badInput, DomainError } from '../lib/errors';
+import { BEHAVIOR_DIM, centroid } from './behavior-vectors';
+import {
+  annSql, blendSql, exactSql, hasFilter, inSpace, MAX_FILTER_VALUES, selectiveSql, type SimilarityFilter, type Space, table,
+} from './similarity.sql';
+
+export type { SimilarityFilter } from './similarity.sql';
+export type SimilarityMode = 'SEMANTIC' | 'BEHAVIOR' | 'BLEND';
+
+type Db = Pick<PrismaClient, '$queryRaw' | '$transaction'>;
+type Tx = Pick<PrismaClient, '$queryRaw' | '$executeRawUnsafe'>;
+
+export interface SimilarityConfig {
+  /** The profile vectors' embedding model key and dimension (the configured model). */
+  semantic: { model: string; dim: number };
+  /** hnsw.ef_search for these queries (recall vs latency; BENCHMARKS.md "Similar customers"). */
+  efSearch?: number;
+  /** hnsw.ef_search when a filter applies; default twice efSearch. */
+  efSearchFiltered?: number;
+  /** Filters passing fewer than this share of customers go straight to the exact scan. */
+  exactBelow?: number;
+}
+
+export interface SimilarCustomerHit {
+  customerId: number;
+  /** What the ranking used: cosine distance of the mode, or the weighted blend. */
+  distance: number;
+  semanticDistance: number | null;
+  behaviorDistance: number | null;
+}
+
+export interface SimilarityResult {
+  hits: SimilarCustomerHit[];
+  /** hnsw: answered from the index(es); exact: scanned the (filtered) rows. Reported for tests and benchmarks. */
+  strategy: 'hnsw' | 'exact';
+}
+
+export const MAX_K = 1000;
+export const DEFAULTS = { efSearch: 100, exactBelow: 0.03 };
+
+interface BothRow {
+  customer_id: number;
+  semantic: number;
+  behavior: number;
+}
+
+interface Query {
+  k: number;
+  by: SimilarityMode;
+  filter: SimilarityFilter | null;
+  semanticWeight: number;
+  exclude: number[];
+  /** query vectors, present when the customer / seeds have one */
+  semantic: Float64Array | null;
+  behavior: Float64Array | null;
+}
+
+function spaces(cfg: SimilarityConfig): { sem: Space; beh: Space } {
+  return {
+    sem: { kind: 'semantic', key: cfg.semantic.model, dim: cfg.semantic.dim },
+    beh: { kind: 'behavior', key: FEATURE_SET, dim: BEHAVIOR_DIM },
+  };
+}
+
+function validate(k: number, max: number, weight: number, filter?: SimilarityFilter | null): void {
+  for (const field of ['tier', 'segment', 'region'] as const) {
+    if ((filter?.[field]?.length ?? 0) > MAX_FILTER_VALUES) {
+      throw badInput(`filter.${field}: at most ${MAX_FILTER_VALUES} values`, [{ field: `filter.${field}`, message: `at most ${MAX_FILTER_VALUES} values` }]);
+    }
+  }
+  if (!Number.isInteger(k) || k < 1 || k > max) throw badInput(`k must be between 1 and ${max}`, [{ field: 'k', message: `between 1 and ${max}` }]);
+  if (!(weight >= 0 && weight <= 1)) throw badInput('semanticWeight must be between 0 and 1', [{ field: 'semanticWeight', message: 'between 0 and 1' }]);
+}
+
+/** The stored vectors of these customers in one space, by customer id. */
+async function vectorsOf(db: Pick<Db, '$queryRaw'>, s: Space, ids: readonly number[]): Promise<Map<number, Float64Array>> {
+  const rows = await db.$queryRaw<{ customer_id: number; v: string }[]>`
+    select v.customer_id, (${castVector('v.embedding', s.dim)})::text as v from ${table(s)} v
+    where ${inSpace(s, 'v')} and v.customer_id in (select (jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::int)`;
+  return new Map(rows.map((r) => [Number(r.customer_id), Float64Array.from(parseVector(r.v))]));
+}
+
+/**
+ * The k customers nearest to one customer. SEMANTIC compares comment profiles, BEHAVIOR the standardized
+ * feature vectors, BLEND ranks by w·semantic + (1 − w)·behaviour cosine distance. BLEND for a customer without a
+ * profile embedding (most customers never write) falls back to behaviour alone (semanticDistance null), and one
+ * without a behaviour vector to semantic alone; when both exist, only candidates having both vectors are ranked,
+ * because a missing distance cannot be blended on the same scale. The customer is never in their own results.
+ */
+export async function similarCustomers(
+  db: Db,
+  cfg: SimilarityConfig,
+  q: { customerId: number; k?: number; by?: SimilarityMode; filter?: SimilarityFilter | null; semanticWeight?: number },
+): Promise<SimilarityResult> {
+  const k = q.k ?? 10;
+  const by = q.by ?? 'BLEND';
+  const weight = q.semanticWeight ?? 0.5;
+  validate(k, 200, weight, q.filter);
+  const { sem, beh } = spaces(cfg);
+  const [s, b] = await Promise.all([
+    by === 'BEHAVIOR' ? null : vectorsOf(db, sem, [q.customerId]).then((m) => m.get(q.customerId) ?? null),
+    by === 'SEMANTIC' ? null : vectorsOf(db, beh, [q.customerId]).then((m) => m.get(q.customerId) ?? null),
+  ]);
+  if (!s && !b) {
+    const what = by === 'SEMANTIC' ? 'profile embedding (no embedded comments)' : by === 'BEHAVIOR' ? 'behaviour vector (no current feature snapshot)' : 'profile embedding or behaviour vector';
+    throw new DomainError('NOT_FOUND', `customer ${q.customerId} has no ${what}`);
+  }
+  return nearest(db, cfg, { k, by, filter: q.filter ?? null, semanticWeight: weight, exclude: [q.customerId], semantic: s, behavior: b });
+}
+
+/**
+ * A lookalike audience: the k customers nearest to the seeds' centroid (mean of their unit vectors,
+ * renormalised), seeds excluded. Seeds without a vector in the space are left out of the centroid.
+ */
+export async function lookalikes(
+  db: Db,
+  cfg: SimilarityConfig,
+  q: { seedCustomerIds: readonly number[]; k?: number; by?: SimilarityMode; filter?: SimilarityFilter | null; semanticWeight?: number },
+): Promise<SimilarityResult> {
+  const k = q.k ?? 50;
+  const by = q.by ?? 'BEHAVIOR';
+  const weight = q.semanticWeight ?? 0.5;
+  validate(k, MAX_K, weight, q.filter);
+  const seeds = [...new Set(q.seedCustomerIds)];
+  if (!seeds.length) throw badInput('give at least one seed customer', [{ field: 'seedCustomerIds', message: 'at least one seed' }]);
+  if (seeds.length > 10_000) throw badInput('at most 10000 seed customers', [{ field: 'seedCustomerIds', message: 'at most 10000' }]);
+  const { sem, beh } = spaces(cfg);
+  const [sv, bv] = await Promise.all([
+    by === 'BEHAVIOR' ? new Map<number, Float64Array>() : vectorsOf(db, sem, seeds),
+    by === 'SEMANTIC' ? new Map<number, Float64Array>() : vectorsOf(db, beh, seeds),
+  ]);
+  const centre = (m: Map<number, Float64Array>) => {
+    if (!m.size) return null;
+    try {
+      return centroid([...m.values()]);
+    } catch {
+      throw badInput('the seed customers point in opposite directions: their centroid is undefined', [{ field: 'seedCustomerIds', message: 'seeds cancel out' }]);
+    }
+  };
+  const s = centre(sv);
+  const b = centre(bv);
+  if (!s && !b) throw new DomainError('NOT_FOUND', 'none of the seed customers has a vector for this mode');
+  return nearest(db, cfg, { k, by, filter: q.filter ?? null, semanticWeight: weight, exclude: seeds, semantic: s, behavior: b });
+}
+
+async function nearest(db: Db, cfg: SimilarityConfig, q: Query): Promise<SimilarityResult> {
+  const { sem, beh } = spaces(cfg);
+  const blend = q.by === 'BLEND' && q.semantic && q.behavior;
+  // SEMANTIC, or BLEND for a customer (or seeds) without a behaviour vector; otherwise behaviour alone.
+  const useSemantic = q.by === 'SEMANTIC' || (q.by === 'BLEND' && !q.behavior);
+  const single = useSemantic ? { space: sem, v: q.semantic! } : { space: beh, v: q.behavior! };
+  const selective = hasFilter(q.filter) && (await isSelective(db, q.filter!, cfg.exactBelow ?? DEFAULTS.exactBelow));
+  const hit = (id: number, sd: number | null, bd: number | null, d: number): SimilarCustomerHit => ({ customerId: Number(id), distance: d, semanticDistance: sd, behaviorDistance: bd });
+
+  if (blend) {
+    const toBlendHit = (r: BothRow & { distance: number }) => hit(r.customer_id, Number(r.semantic), Number(r.behavior), Number(r.distance));
+    const sql = (exact: boolean) => blendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, exact);
+    if (!selective) {
+      const rows = await withHnsw(db, cfg, q.k, hasFilter(q.filter), (tx) => tx.$queryRaw<(BothRow & { distance: number })[]>(sql(false)));
+      if (rows.length >= q.k) return { hits: rows.map(toBlendHit), strategy: 'hnsw' };
+    }
+    const rows = await db.$queryRaw<(BothRow & { distance: number })[]>(sql(true));
+    return { hits: rows.map(toBlendHit), strategy: 'exact' };
+  }
+
+  const { space, v } = single;
+  const toHit = (r: { customer_id: number; distance: number }) => {
+    const d = Number(r.distance);
+    return hit(r.customer_id, space.kind === 'semantic' ? d : null, space.kind === 'behavior' ? d : null, d);
+  };
+  if (!selective) {
+    const rows = await withHnsw(db, cfg, q.k, hasFilter(q.filter), (tx) => tx.$queryRaw<{ customer_id: number; distance: number }[]>(annSql(space, v, q.k, q.exclude, q.filter)));
+    if (rows.length >= q.k) return { hits: rows.map(toHit), strategy: 'hnsw' };
+  }
+  const rows = await db.$queryRaw<{ customer_id: number; distance: number }[]>(exactSql(space, v, q.k, q.exclude, q.filter));
+  return { hits: rows.map(toHit), strategy: 'exact' };
+}
+
+/**
+ * ef_search bounds both recall and the rows one scan yields; iterative scans (pgvector 0.8) keep walking the
+ * graph while the filter or the exclusions discard candidates, in strict distance order, up to
+ * hnsw.max_scan_tuples — past that fewer than k rows come back and the caller falls back to the exact scan.
+ */
+async function withHnsw<T>(db: Db, cfg: SimilarityConfig, k: number, filtered: boolean, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  // A filter discards candidates the graph walk already paid for; a wider beam keeps recall up (BENCHMARKS.md).
+  const plain = cfg.efSearch ?? DEFAULTS.efSearch;
+  const base = filtered ? (cfg.efSearchFiltered ?? 2 * plain) : plain;
+  const ef = Math.min(1000, Math.max(k, Math.round(base)));
+  return db.$transaction(async (tx) => {
+    // set_config(..., true) is SET LOCAL: one round trip for both, the value a bind parameter.
+    await tx.$queryRaw`select set_config('hnsw.ef_search', ${String(ef)}, true), set_config('hnsw.iterative_scan', 'strict_order', true)`;
+    return fn(tx);
+  });
+}
+
+async function isSelective(db: Pick<Db, '$queryRaw'>, f: SimilarityFilter, share: number): Promise<boolean> {
+  if (!(share > 0)) return false;
+  const [row] = await db.$queryRaw<{ selective: boolean }[]>(selectiveSql(f, share));
+  return !!row?.selective;
+}

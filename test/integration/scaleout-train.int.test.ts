@@ -1,0 +1,191 @@
+import type { App } from '../../src/app';
+import { DAY_MS } from '../../src/features/features.definitions';
+import type { JobRun } from '../../src/generated/prisma/client';
+import { ingestCustomers, ingestTransactions } from '../../src/ingest/ingest.service';
+import { TRAIN_DEDUPE_KEY } from '../../src/jobs/handlers/train-model.job';
+import { waitForRun } from '../../src/jobs/wait';
+import { TIERS } from '../../src/models/scoring/tiers';
+import { MODEL_KIND } from '../../src/models/training/train.service';
+import { type Proc, spawnEntry } from '../helpers/processes';
+import { backend, openTestApp, testEnv, uid } from '../helpers/test-env';
+
+/** Fan-out needs BullMQ; on PGlite only the fallback is registered (never skipped). */
+const describeOn = (b: typeof backend) => (backend === b ? describe : (_n: string, _f: () => void) => undefined);
+
+const NOW = Date.now();
+const N = 200;
+const CUTOFF = new Date(NOW - DAY_MS).toISOString();
+
+async function seed(app: App): Promise<void> {
+  const prefix = uid('fan');
+  await ingestCustomers(app.db.prisma, Array.from({ length: N }, (_, i) => ({ externalId: `${prefix}-${i}`, region: i % 3 ? 'north' : 'south' })));
+  const txns = [];
+  for (let i = 0; i < N; i++) {
+    const every = 9 + (i % 37);
+    for (let d = 380; d > (i % 5 === 0 ? 180 : 0); d -= every) {
+      txns.push({ externalId: `${prefix}-${i}-t${d}`, customerExternalId: `${prefix}-${i}`, occurredAt: new Date(NOW - d * DAY_MS).toISOString(), amount: 15 + (i % 13) * 7 + (d % 5) });
+    }
+  }
+  for (let i = 0; i < txns.length; i += 2000) await ingestTransactions(app.db.prisma, txns.slice(i, i + 2000));
+}
+
+const champion = async (app: App) => (await app.db.prisma.modelChampion.findUnique({ where: { kind: MODEL_KIND } }))?.modelVersionId ?? null;
+const children = (app: App, runId: string) =>
+  app.db.prisma.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: runId } }, orderBy: { createdAt: 'asc' } });
+
+describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => {
+  let app: App;
+  const procs: Proc[] = [];
+  let previous: number | null = null;
+  // A short lock so a killed worker's child is handed on quickly; one job per worker so shares spread out.
+  const env = testEnv({ JOB_LOCK_MS: '3000', JOB_CONCURRENCY: '1' }).raw;
+  const startWorker = async () => {
+    const p = spawnEntry('jobs/worker.ts', env);
+    procs.push(p);
+    await p.waitForLog(/bullmq worker started/);
+    return p;
+  };
+  const train = (options: Record<string, unknown>) =>
+    app.queue.enqueue('models.train', { horizonDays: 60, cutoff: CUTOFF, options: { force: true, score: false, nEstimators: 12, maxDepth: 8, ...options } }, { dedupeKey: TRAIN_DEDUPE_KEY, maxAttempts: 1 });
+  const wait = (id: string) => waitForRun(app.db.prisma, id, { timeoutMs: 150_000, pollMs: 100 });
+
+  beforeAll(async () => {
+    app = await openTestApp({}, { runJobs: false });
+    previous = await champion(app);
+    await seed(app);
+    await Promise.all([startWorker(), startWorker(), startWorker()]);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (app) {
+      if (previous) await app.db.prisma.modelChampion.update({ where: { kind: MODEL_KIND }, data: { modelVersionId: previous } });
+      else await app.db.prisma.modelChampion.deleteMany({ where: { kind: MODEL_KIND } });
+    }
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await app?.close();
+  });
+
+  it('grows the trees in 3 child jobs, merges them into the single-process forest and promotes once', async () => {
+    const run = await train({ fanout: 3, drill: { treeDelayMs: 150 } });
+    const seen: number[] = [];
+    const done = await waitForRun(app.db.prisma, run.id, { timeoutMs: 150_000, pollMs: 100, onProgress: (r: JobRun) => void seen.push(r.progress) });
+    expect(done.error).toBeNull();
+    expect(done.state).toBe('completed');
+    const result = done.result as { modelVersionId: number; promoted: boolean; shares: number };
+    expect(result).toMatchObject({ promoted: true, shares: 3 });
+    // The run reported the trees phase while the children worked.
+    expect(seen.some((p) => p > 0.1 && p < 0.85)).toBe(true);
+    const kids = await children(app, run.id);
+    expect(kids.map((k) => k.state)).toEqual(['completed', 'completed', 'completed']);
+    expect(new Set(kids.map((k) => k.workerId)).size).toBeGreaterThanOrEqual(2);
+    expect(await app.db.prisma.modelVersion.count({ where: { jobRunId: run.id } })).toBe(1);
+    expect(await champion(app)).toBe(result.modelVersionId);
+    expect(await app.db.prisma.jobBlob.count({ where: { runId: run.id } })).toBe(0);
+
+    // Same data, same cutoff and seed in one job: the very same forest, byte for byte.
+    const single = await wait((await train({ fanout: 1 })).id);
+    expect(single.state).toBe('completed');
+    expect(await children(app, single.id)).toHaveLength(0);
+    const [a, b] = await Promise.all(
+      [result.modelVersionId, (single.result as { modelVersionId: number }).modelVersionId].map((id) => app.db.prisma.modelVersion.findUniqueOrThrow({ where: { id } })),
+    );
+    expect(Buffer.from(a!.artifact!).equals(Buffer.from(b!.artifact!))).toBe(true);
+    expect(a!.metrics).toEqual(b!.metrics);
+  }, 240_000);
+
+  it('a worker killed in the middle of a tree share: another worker retries it and the flow completes', async () => {
+    const run = await train({ fanout: 3, drill: { treeDelayMs: 600 } });
+    const busy = await poll(async () => (await children(app, run.id)).find((k) => k.state === 'running' && k.progress > 0 && k.workerId), 60_000);
+    const victim = procs.find((p) => busy.workerId!.endsWith(`:${p.child.pid}`))!;
+    expect(victim).toBeDefined();
+    await victim.kill('SIGKILL');
+    procs.splice(procs.indexOf(victim), 1);
+    const done = await wait(run.id);
+    expect(done.error).toBeNull();
+    expect(done.state).toBe('completed');
+    const retried = (await children(app, run.id)).find((k) => k.id === busy.id)!;
+    expect(retried.state).toBe('completed');
+    expect(retried.attempts).toBeGreaterThanOrEqual(2);
+    expect(retried.workerId).not.toBe(busy.workerId);
+    expect(await champion(app)).toBe((done.result as { modelVersionId: number }).modelVersionId);
+    await startWorker();
+  }, 240_000);
+
+  it('a share that fails for good fails the run cleanly and leaves the champion untouched', async () => {
+    const before = await champion(app);
+    const run = await train({ fanout: 3, drill: { failShare: 1 } });
+    const done = await wait(run.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/tree shares 1 of 3 failed for good/);
+    expect(await champion(app)).toBe(before);
+    const version = await app.db.prisma.modelVersion.findFirstOrThrow({ where: { jobRunId: run.id } });
+    expect(version.status).toBe('failed');
+    const kids = await children(app, run.id);
+    const failed = await poll(async () => (await children(app, run.id)).find((k) => k.state === 'failed'), 10_000);
+    expect(failed.attempts).toBe(3);
+    expect(kids.filter((k) => k.state === 'completed')).toHaveLength(2);
+    expect(await app.db.prisma.jobBlob.count({ where: { runId: run.id } })).toBe(0);
+  }, 240_000);
+
+  it('scores every customer in 3 range jobs, then tiers and segments them globally in one scoring run', async () => {
+    const versionId = (await champion(app))!;
+    const run = await app.queue.enqueue('models.score-fanout', { shares: 3 });
+    const done = await wait(run.id);
+    expect([done.state, done.error]).toEqual(['completed', null]);
+    const result = done.result as { scored: number; scoringRunId: number; shares: number };
+    const total = await app.db.prisma.customer.count();
+    expect(result).toMatchObject({ scored: total, shares: 3 });
+    const ranges = await app.db.prisma.jobRun.findMany({ where: { name: 'models.score-range', payload: { path: ['fanoutRunId'], equals: run.id } } });
+    expect(ranges.map((r) => r.state)).toEqual(['completed', 'completed', 'completed']);
+    // One row per (customer, version) however often a range ran: the upsert cannot double-write.
+    expect(await app.db.prisma.score.count({ where: { modelVersionId: versionId } })).toBe(total);
+    const sr = await app.db.prisma.scoringRun.findUniqueOrThrow({ where: { id: result.scoringRunId } });
+    expect([sr.status, sr.full, sr.customerCount]).toEqual(['completed', true, total]);
+    await expectExactTiers(app, versionId, total);
+  }, 240_000);
+});
+
+/** Every score of the version in a tier, tier sizes exact percentiles of everyone scored. */
+async function expectExactTiers(app: App, versionId: number, total: number): Promise<void> {
+  const tiers = await app.db.prisma.score.groupBy({ by: ['tier'], where: { modelVersionId: versionId }, _count: true });
+  const count = Object.fromEntries(tiers.map((t) => [t.tier, t._count]));
+  let prev = 0;
+  for (const t of TIERS) {
+    expect([t.name, count[t.name] ?? 0]).toEqual([t.name, Math.floor(total * t.share) - prev]);
+    prev = Math.floor(total * t.share);
+  }
+  expect(count.null ?? 0).toBe(0);
+}
+
+describeOn('pglite')('training fan-out without BullMQ', () => {
+  it('trains and scores in one job each when asked for a fan-out on the in-process transport', async () => {
+    const app = await openTestApp();
+    try {
+      await seed(app);
+      const run = await app.queue.enqueue('models.train', { horizonDays: 60, cutoff: CUTOFF, options: { force: true, score: false, nEstimators: 6, fanout: 3 } });
+      const done = await waitForRun(app.db.prisma, run.id, { timeoutMs: 150_000 });
+      expect(done.state).toBe('completed');
+      expect((done.result as { promoted: boolean }).promoted).toBe(true);
+      expect(await children(app, run.id)).toHaveLength(0);
+      const versionId = (done.result as { modelVersionId: number }).modelVersionId;
+      expect(await champion(app)).toBe(versionId);
+      const scored = await waitForRun(app.db.prisma, (await app.queue.enqueue('models.score-fanout', { shares: 3 })).id, { timeoutMs: 150_000 });
+      expect([scored.state, scored.error]).toEqual(['completed', null]);
+      const total = await app.db.prisma.customer.count();
+      expect((scored.result as { scored: number }).scored).toBe(total);
+      await expectExactTiers(app, versionId, total);
+    } finally {
+      await app.close();
+    }
+  }, 180_000);
+});
+
+async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`condition not met in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
