@@ -11,13 +11,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import os from 'node:os';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
 import { createApp } from '../src/app';
 import { createApiKey } from '../src/auth/api-keys';
 import { parseEnv } from '../src/config/env';
 import { buildHttpServer } from '../src/graphql/server';
 import { ingestTransactions } from '../src/ingest/ingest.service';
 import { createLogger } from '../src/lib/logger';
+import { ensureDatabase, siblingDatabaseUrl } from './lib/bench-db';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,24 +27,7 @@ const CUSTOMERS = arg('customers', 100_000);
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = 10;
 
-function benchUrl(): string {
-  const base = process.env.DATABASE_URL;
-  if (!base) throw new Error('DATABASE_URL must point at PostgreSQL (the bench creates <db>_bench_api next to it)');
-  const u = new URL(base);
-  u.pathname = `${u.pathname.replace(/^\//, '') || 'valuegraph'}_bench_api`;
-  return u.toString();
-}
-
-async function ensureDatabase(url: string): Promise<void> {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  u.pathname = '/postgres';
-  const admin = new Client({ connectionString: u.toString() });
-  await admin.connect();
-  const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
-  if (!exists.rowCount) await admin.query(`create database "${name.replace(/"/g, '""')}"`);
-  await admin.end();
-}
+const benchUrl = () => siblingDatabaseUrl('bench_api');
 
 async function openApp(url: string) {
   const env = parseEnv({ DATABASE_URL: url, LOG_LEVEL: 'silent', NODE_ENV: 'production', DATABASE_POOL_SIZE: '10' });

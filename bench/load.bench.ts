@@ -13,12 +13,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import { createApp } from '../src/app';
 import { createApiKey } from '../src/auth/api-keys';
 import { parseEnv } from '../src/config/env';
 import { createLogger } from '../src/lib/logger';
 import { formatTable, runMixedLoad, seedLoadData } from './lib/load-mix';
+import { ensureDatabase, siblingDatabaseUrl } from './lib/bench-db';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,24 +29,7 @@ const CONNECTIONS = arg('connections', 20);
 const CUSTOMERS = arg('customers', 20_000);
 const ROOT = path.resolve(__dirname, '..');
 
-function benchUrl(): string {
-  const base = process.env.DATABASE_URL;
-  if (!base) throw new Error('DATABASE_URL must point at PostgreSQL (the bench creates <db>_bench_load next to it)');
-  const u = new URL(base);
-  u.pathname = `${u.pathname.replace(/^\//, '') || 'valuegraph'}_bench_load`;
-  return u.toString();
-}
-
-async function ensureDatabase(url: string): Promise<void> {
-  const u = new URL(url);
-  const name = u.pathname.slice(1);
-  u.pathname = '/postgres';
-  const admin = new Client({ connectionString: u.toString() });
-  await admin.connect();
-  const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
-  if (!exists.rowCount) await admin.query(`create database "${name.replace(/"/g, '""')}"`);
-  await admin.end();
-}
+const benchUrl = () => siblingDatabaseUrl('bench_load');
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -18,6 +18,7 @@ import { BullQueue } from '../src/jobs/bullmq.transport';
 import { waitForRun } from '../src/jobs/wait';
 import { createLogger } from '../src/lib/logger';
 import { spawnEntry, type Proc } from '../test/helpers/processes';
+import { seedCustomerHistories } from './lib/bench-db';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -50,15 +51,7 @@ async function main(): Promise<void> {
     await db.migrate();
     const p = db.prisma;
     const now = new Date();
-    await p.$executeRaw`insert into customers (external_id, birth_year, region)
-      select 'b' || g, 1950 + g % 50, 'r' || g % 9 from generate_series(1, ${N}) g`;
-    await p.$executeRaw`insert into transactions (external_id, customer_id, occurred_at, amount, kind, product_id, quantity)
-      select 'bt' || c.id || '-' || k, c.id,
-        ${now.toISOString()}::timestamptz - ((hashint4(c.id * 31 + k) & 1023) % 720) * interval '1 day',
-        5 + (hashint4(c.id) & 255) * (1 + (k % 3)) / 2.0,
-        case when hashint4(c.id * 7 + k) % 33 = 0 then 'refund'::"TransactionKind" else 'purchase'::"TransactionKind" end,
-        'p' || (hashint4(c.id + k) & 255), 1
-      from customers c, generate_series(1, 4 + (hashint4(c.id) & 15)) k`;
+    await seedCustomerHistories(p, N, now);
     const words = ['late', 'parcel', 'great', 'quality', 'refund', 'size', 'love', 'broken', 'support', 'fast', 'price', 'again'];
     const texts = Array.from({ length: COMMENTS }, (_, i) => Array.from({ length: 8 + (i % 40) }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' '));
     await p.$executeRaw`insert into comments (external_id, customer_id, created_at, source, language, text, text_hash)

@@ -15,6 +15,7 @@ import { loadAllHistories, MODEL_KIND } from '../src/models/training/train.servi
 import { trainClvForest } from '../src/models/clv/clv-forest';
 import { serializeForest } from '../src/models/forest';
 import { scoreCustomers } from '../src/models/scoring/score.service';
+import { seedCustomerHistories } from './lib/bench-db';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, def: string) => {
@@ -37,16 +38,7 @@ async function main(): Promise<void> {
     const p = db.prisma;
     const now = new Date();
     let t0 = performance.now();
-    await p.$executeRaw`insert into customers (external_id, birth_year, region)
-      select 'b' || g, 1950 + g % 50, 'r' || g % 9 from generate_series(1, ${N}) g`;
-    // ~10 purchases per customer over two years, heavier for some; 3% refunds.
-    await p.$executeRaw`insert into transactions (external_id, customer_id, occurred_at, amount, kind, product_id, quantity)
-      select 'bt' || c.id || '-' || k, c.id,
-        ${now.toISOString()}::timestamptz - ((hashint4(c.id * 31 + k) & 1023) % 720) * interval '1 day',
-        5 + (hashint4(c.id) & 255) * (1 + (k % 3)) / 2.0,
-        case when hashint4(c.id * 7 + k) % 33 = 0 then 'refund'::"TransactionKind" else 'purchase'::"TransactionKind" end,
-        'p' || (hashint4(c.id + k) & 255), 1
-      from customers c, generate_series(1, 4 + (hashint4(c.id) & 15)) k`;
+    await seedCustomerHistories(p, N, now);
     await p.$executeRaw`analyze`;
     const [countRow] = await p.$queryRaw<{ n: bigint }[]>`select count(*)::bigint as n from transactions`;
     const txns = countRow!.n;
