@@ -1,7 +1,7 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import type { PrismaClient } from '../generated/prisma/client';
 import type { Logger } from '../lib/logger';
-import { enqueueScheduledRetrain, type RetrainConfig } from '../models/training/retrain-schedule';
+import { catchUpMissedFire, enqueueScheduledRetrain, type RetrainConfig } from '../models/training/retrain-schedule';
 import { QUEUE_NAME, bullJobOptions, redisConnection } from './bullmq.transport';
 
 export const SCHEDULE_QUEUE = 'schedules';
@@ -57,6 +57,15 @@ export async function startBullSchedules(o: {
     { connection, prefix: o.prefix, concurrency: 1 },
   );
   worker.on('error', (err) => o.log.warn({ err: err.message }, 'schedule worker error'));
+  // BullMQ runs one overdue fire when workers come back (the scheduler's pending delayed job, at its own, older
+  // time); the latest missed fire is replayed here. Whichever comes second is absorbed by the active training.
+  try {
+    const r = await catchUpMissedFire(o.prisma, o.retrain);
+    if (r?.created) await jobs.add(r.run.name, { runId: r.run.id, payload: r.run.payload }, bullJobOptions(r.run));
+    if (r) o.log.info({ fire: (r.run.payload as { scheduledFor?: string }).scheduledFor, runId: r.run.id, outcome: r.reason }, 'missed scheduled retraining replayed');
+  } catch (err) {
+    o.log.error({ err: (err as Error).message }, 'missed scheduled retraining could not be checked');
+  }
   o.log.info({ cron: o.retrain.cron, horizonDays: o.retrain.horizonDays }, 'retraining scheduled');
   return {
     async close() {

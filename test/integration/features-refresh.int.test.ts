@@ -5,7 +5,7 @@ import { ingestCustomers, ingestTransactions } from '../../src/ingest/ingest.ser
 import type { InProcessQueue } from '../../src/jobs/inprocess.transport';
 import { RETRAIN_SCHEDULER_ID, SCHEDULE_QUEUE, startBullSchedules } from '../../src/jobs/schedules';
 import { createLogger } from '../../src/lib/logger';
-import { enqueueScheduledRetrain, type RetrainConfig, startRetrainTimer } from '../../src/models/training/retrain-schedule';
+import { catchUpMissedFire, enqueueScheduledRetrain, type RetrainConfig, startRetrainTimer } from '../../src/models/training/retrain-schedule';
 import { Queue } from 'bullmq';
 import { QUEUE_NAME, redisConnection } from '../../src/jobs/bullmq.transport';
 import { gql, type Proc, spawnEntry } from '../helpers/processes';
@@ -45,6 +45,35 @@ describe(`automatic feature refresh, Customer.features and scheduled retraining 
         if (r.state === 'queued') await prisma().jobRun.update({ where: { id: r.id }, data: { state: 'completed', finishedAt: new Date() } });
       }
     };
+
+    it('replays the latest fire missed while down, once, and never for a schedule that has not fired yet', async () => {
+      const hourly: RetrainConfig = { ...cfg, cron: '0 * * * *' };
+      // Far in the future so that no other run of the shared database is later; cleaned up at the end.
+      const t0 = new Date('2031-01-01T00:00:00.000Z');
+      const down = new Date('2031-01-01T03:10:00.000Z'); // fires at 01:00, 02:00 and 03:00 were missed
+      // First in this file: no scheduled run exists yet, as in a new installation — no training at once.
+      expect(await scheduledRuns()).toEqual([]);
+      expect(await catchUpMissedFire(prisma(), hourly, down)).toBeNull();
+      const seeded = await enqueueScheduledRetrain(prisma(), t0, hourly);
+      await finishScheduled();
+      try {
+        const r = await catchUpMissedFire(prisma(), hourly, down);
+        expect(r?.created).toBe(true);
+        expect((r!.run.payload as { scheduledFor: string; cutoff: string }).scheduledFor).toBe('2031-01-01T03:00:00.000Z');
+        expect((r!.run.payload as { cutoff: string }).cutoff).toBe('2031-01-01T03:00:00.000Z');
+        await finishScheduled();
+        // A second start (another worker, a restart) within the same hour: nothing missed any more.
+        expect(await catchUpMissedFire(prisma(), hourly, new Date('2031-01-01T03:40:00.000Z'))).toBeNull();
+        // Exactly at a fire time, that fire counts as due.
+        const atFire = await catchUpMissedFire(prisma(), hourly, new Date('2031-01-01T04:00:00.000Z'));
+        expect((atFire!.run.payload as { scheduledFor: string }).scheduledFor).toBe('2031-01-01T04:00:00.000Z');
+        await finishScheduled();
+      } finally {
+        // The future fires would hide later tests' fires from the catch-up: remove them.
+        await prisma().jobRun.deleteMany({ where: { name: 'models.train', payload: { path: ['scheduledFor'], string_starts_with: '2031-' } } });
+      }
+      expect(seeded.created).toBe(true);
+    }, 30_000);
 
     it('one run per fire, none while a training is active, cutoff = fire time', async () => {
       const fire = new Date(Math.floor(NOW / 1000) * 1000 - 3600_000);

@@ -1,5 +1,5 @@
 import { ConfigError, parseEnv } from '../../src/config/env';
-import { nextFireAfter, retrainConfigFromEnv, validateRetrainConfig } from '../../src/models/training/retrain-schedule';
+import { latestFireAtOrBefore, nextFireAfter, retrainConfigFromEnv, validateRetrainConfig } from '../../src/models/training/retrain-schedule';
 
 describe('retraining schedule configuration', () => {
   it('parses RETRAIN_CRON with cron-parser at start-up; the error names the variable', () => {
@@ -20,5 +20,11 @@ describe('retraining schedule configuration', () => {
     const t = new Date('2026-03-02T02:59:59.500Z'); // a Monday
     expect(nextFireAfter('0 3 * * 1', t).toISOString()).toBe('2026-03-02T03:00:00.000Z');
     expect(nextFireAfter('*/10 * * * * *', new Date('2026-03-02T03:00:00.000Z')).toISOString()).toBe('2026-03-02T03:00:10.000Z');
+  });
+
+  it('finds the latest fire at or before an instant (the one a catch-up replays)', () => {
+    expect(latestFireAtOrBefore('0 3 * * 1', new Date('2026-03-04T12:00:00.000Z')).toISOString()).toBe('2026-03-02T03:00:00.000Z');
+    expect(latestFireAtOrBefore('0 3 * * 1', new Date('2026-03-02T03:00:00.000Z')).toISOString()).toBe('2026-03-02T03:00:00.000Z');
+    expect(latestFireAtOrBefore('0 3 * * 1', new Date('2026-03-02T02:59:59.999Z')).toISOString()).toBe('2026-02-23T03:00:00.000Z');
   });
 });

@@ -41,6 +41,11 @@ export function nextFireAfter(cron: string, after: Date): Date {
   return CronExpressionParser.parse(cron, { currentDate: after, tz: 'UTC' }).next().toDate();
 }
 
+/** The latest fire at or before `at` (a fire exactly at `at` counts). */
+export function latestFireAtOrBefore(cron: string, at: Date): Date {
+  return CronExpressionParser.parse(cron, { currentDate: new Date(at.getTime() + 1), tz: 'UTC' }).prev().toDate();
+}
+
 export interface ScheduledEnqueue {
   run: JobRun;
   created: boolean;
@@ -65,14 +70,37 @@ export async function enqueueScheduledRetrain(prisma: PrismaClient, fire: Date, 
   });
 }
 
+/**
+ * Catch-up at start-up: fires missed while no scheduler ran (every process down, a deploy across the fire time)
+ * collapse into ONE run for the latest fire at or before `now` — a model trained on the latest cutoff supersedes
+ * the ones the earlier fires would have made. Only when this schedule has fired before (some run carries a
+ * scheduledFor): configuring RETRAIN_CRON for the first time must not start a training at once. Safe to call from
+ * every worker at once: enqueueScheduledRetrain keeps one run per fire and absorbs it into an active training.
+ * ISO-8601 UTC strings of one format compare like the instants they name, hence max() on the text.
+ */
+export async function catchUpMissedFire(prisma: PrismaClient, cfg: RetrainConfig, now = new Date()): Promise<ScheduledEnqueue | null> {
+  const fire = latestFireAtOrBefore(cfg.cron, now);
+  const [last] = await prisma.$queryRaw<{ last: string | null }[]>`
+    select max(payload->>'scheduledFor') as last from job_runs where name = 'models.train' and payload ? 'scheduledFor'`;
+  if (!last?.last || last.last >= fire.toISOString()) return null;
+  return enqueueScheduledRetrain(prisma, fire, cfg);
+}
+
 /** Largest delay setTimeout accepts; a later fire re-arms in steps. */
 const MAX_DELAY = 2 ** 31 - 1;
 
 /**
  * In-process transport: a timer at the next fire time. The run is written to job_runs and the dispatcher claims
- * it on its next poll. A fire missed while the process was busy or down is not replayed (cron semantics).
+ * it on its next poll. Fires missed while the process was down are replayed once at start (catchUpMissedFire).
  */
-export function startRetrainTimer(o: { prisma: PrismaClient; log: Logger; cfg: RetrainConfig; onFire?: (r: ScheduledEnqueue) => void }): { stop(): void } {
+export function startRetrainTimer(o: {
+  prisma: PrismaClient;
+  log: Logger;
+  cfg: RetrainConfig;
+  onFire?: (r: ScheduledEnqueue) => void;
+  /** Replay the latest missed fire at start (default true). */
+  catchUp?: boolean;
+}): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const arm = (after: Date) => {
@@ -94,6 +122,11 @@ export function startRetrainTimer(o: { prisma: PrismaClient; log: Logger; cfg: R
     }, Math.max(0, wait));
     timer.unref();
   };
+  if (o.catchUp !== false) {
+    catchUpMissedFire(o.prisma, o.cfg)
+      .then((r) => r && o.log.info({ fire: (r.run.payload as { scheduledFor?: string }).scheduledFor, runId: r.run.id, outcome: r.reason }, 'missed scheduled retraining replayed'))
+      .catch((err) => o.log.error({ err: (err as Error).message }, 'missed scheduled retraining could not be checked'));
+  }
   arm(new Date());
   o.log.info({ cron: o.cfg.cron, horizonDays: o.cfg.horizonDays }, 'retraining scheduled');
   return {
