@@ -3,7 +3,7 @@ import { parseEnv } from '../config/env';
 import { type Concepts, conceptPrototypes, loadConcepts } from './concepts';
 import { embeddingConfigFromEnv } from './embedding.config';
 import type { EmbeddingConfig, EmbeddingProvider } from './embedding.types';
-import { commentVectors, profileOf } from './embed.service';
+import { type CommentVector, commentVectors, profileOf } from './embed.service';
 import { lexiconSentiment } from './lexicon-sentiment';
 import { recencyWeights } from './profile';
 import { EmbeddingUnavailableError, getProvider } from './provider.factory';
@@ -52,18 +52,42 @@ export const NO_COMMENT_DAYS = 3650;
  * comments. Customers listed in customerIds with no comments get zeros. When the configured model cannot be
  * loaded, or is not the one asked for, the map is EMPTY and `reason` says why: no random substitute, ever.
  */
+export function semanticFeatureNames(concepts: Concepts): string[] {
+  return ['sem_comment_count', 'sem_days_since_last_comment', 'sem_has_comments', 'sem_sentiment', ...Object.keys(concepts).sort().map((c) => `sem_concept_${c}`)];
+}
+
+/**
+ * One customer's semantic features from the comments written before asOf (texts with their dates, and the
+ * vectors of those comments): the pure part shared by the database path and file-mode evaluate.
+ */
+export function semanticRecord(
+  created: readonly Date[],
+  texts: readonly string[],
+  vectors: CommentVector[] | undefined,
+  o: { asOf: Date; halfLifeDays: number; dim: number; prototypes: ReadonlyMap<string, Float32Array> },
+): Record<string, number> {
+  const f: Record<string, number> = { sem_comment_count: texts.length, sem_has_comments: texts.length ? 1 : 0 };
+  if (texts.length) {
+    const last = Math.max(...created.map((d) => d.getTime()));
+    f.sem_days_since_last_comment = (o.asOf.getTime() - last) / DAY_MS;
+    const w = recencyWeights([...created], o.halfLifeDays);
+    const wsum = w.reduce((a, b) => a + b, 0);
+    f.sem_sentiment = texts.reduce((s, t, k) => s + w[k]! * lexiconSentiment(t), 0) / wsum;
+  } else {
+    f.sem_days_since_last_comment = NO_COMMENT_DAYS;
+    f.sem_sentiment = 0;
+  }
+  const profile = vectors?.length ? profileOf(vectors, o.dim, o.halfLifeDays) : undefined;
+  for (const [name, proto] of o.prototypes) f[`sem_concept_${name}`] = profile ? dot(profile, proto) : 0;
+  return f;
+}
+
 export async function semanticFeatures(prisma: Db, opts: SemanticFeatureOptions): Promise<SemanticFeatures> {
   const asOf = opts.asOf ?? new Date();
   const env = (!opts.provider && !opts.config) || !opts.concepts || !opts.halfLifeDays ? parseEnv(process.env) : undefined;
   const concepts = opts.concepts ?? loadConcepts(env?.CONCEPTS_FILE);
   const halfLife = opts.halfLifeDays ?? env!.PROFILE_HALF_LIFE_DAYS;
-  const names = [
-    'sem_comment_count',
-    'sem_days_since_last_comment',
-    'sem_has_comments',
-    'sem_sentiment',
-    ...Object.keys(concepts).sort().map((c) => `sem_concept_${c}`),
-  ];
+  const names = semanticFeatureNames(concepts);
   const result = Object.assign(new Map<number, Record<string, number>>(), {
     available: false,
     model: opts.model,
@@ -114,20 +138,7 @@ export async function semanticFeatures(prisma: Db, opts: SemanticFeatureOptions)
     }
     counted += texts.length;
     for (const [id, c] of byCustomer) {
-      const f: Record<string, number> = { sem_comment_count: c.texts.length, sem_has_comments: c.texts.length ? 1 : 0 };
-      if (c.texts.length) {
-        const last = Math.max(...c.created.map((d) => d.getTime()));
-        f.sem_days_since_last_comment = (asOf.getTime() - last) / DAY_MS;
-        const w = recencyWeights(c.created, halfLife);
-        const wsum = w.reduce((a, b) => a + b, 0);
-        f.sem_sentiment = c.texts.reduce((s, t, k) => s + w[k]! * lexiconSentiment(t), 0) / wsum;
-      } else {
-        f.sem_days_since_last_comment = NO_COMMENT_DAYS;
-        f.sem_sentiment = 0;
-      }
-      const list = vectors.get(id);
-      const profile = list?.length ? profileOf(list, opts.dim, halfLife) : undefined;
-      for (const [name, proto] of prototypes) f[`sem_concept_${name}`] = profile ? dot(profile, proto) : 0;
+      const f = semanticRecord(c.created, c.texts, vectors.get(id), { asOf, halfLifeDays: halfLife, dim: opts.dim, prototypes });
       result.set(id, f);
     }
   }

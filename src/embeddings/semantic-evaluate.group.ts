@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import { badInput } from '../lib/errors';
+import type { History } from '../models/clv/clv-baselines';
+import type { FeatureGroup } from '../models/evaluate/evaluate';
+import { type Concepts, conceptPrototypes } from './concepts';
+import type { CommentVector } from './embed.service';
+import type { EmbeddingProvider } from './embedding.types';
+import { semanticFeatureNames, semanticRecord } from './semantic-features';
+
+/** The semantic feature set's name in evaluate's output (the database path records model and dim beside it). */
+export const SEMANTIC_GROUP = 'semantic-v1';
+
+export interface FileComment {
+  at: number;
+  text: string;
+}
+
+/**
+ * `valuegraph evaluate --comments FILE`: the import's generic comments layout (NDJSON or CSV, optionally .gz):
+ * customer_id, created_at (ISO-8601), text; other columns are ignored. customer_id must match the transactions
+ * file's customer ids as evaluate reads them (Online Retail: the integer id). Errors name the row and the field.
+ */
+export function readCommentsFile(file: string): Map<string, FileComment[]> {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch {
+    throw badInput(`--comments: file not found: ${file}`, [{ field: 'comments', message: 'no such file' }]);
+  }
+  const text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+  const name = file.toLowerCase().replace(/\.gz$/, '');
+  const records: Record<string, unknown>[] =
+    name.endsWith('.ndjson') || name.endsWith('.jsonl')
+      ? text.split('\n').flatMap((l, i) => (l.trim() ? [parseLine(l, i + 1)] : []))
+      : (parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[]);
+  const out = new Map<string, FileComment[]>();
+  records.forEach((r, i) => {
+    const row = i + 1;
+    const customer = String(r.customer_id ?? r.customerExternalId ?? '').trim();
+    if (!customer) throw badInput('comments file: customer_id is required', [{ row, field: 'customer_id', message: 'missing' }]);
+    const at = Date.parse(String(r.created_at ?? r.createdAt ?? ''));
+    if (!Number.isFinite(at)) throw badInput('comments file: created_at must be an ISO-8601 date', [{ row, field: 'created_at', message: String(r.created_at ?? r.createdAt ?? 'missing').slice(0, 100) }]);
+    const body = r.text;
+    if (typeof body !== 'string' || !body.trim()) throw badInput('comments file: text must be a non-empty string', [{ row, field: 'text', message: 'missing or empty' }]);
+    let list = out.get(customer);
+    if (!list) out.set(customer, (list = []));
+    list.push({ at, text: body });
+  });
+  for (const list of out.values()) list.sort((a, b) => a.at - b.at);
+  return out;
+}
+
+function parseLine(l: string, line: number): Record<string, unknown> {
+  try {
+    return JSON.parse(l) as Record<string, unknown>;
+  } catch {
+    throw badInput('comments file: a line is not JSON', [{ row: line, field: 'line', message: l.slice(0, 200) }]);
+  }
+}
+
+export interface SemanticGroupOptions {
+  /** Comments at or after it are dropped before anything is embedded: nothing after the cutoff reaches a model. */
+  cutoff: number;
+  concepts: Concepts;
+  halfLifeDays: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * The semantic group for file-mode evaluate, computed exactly like the feature store's (semanticRecord): each
+ * distinct comment text before the cutoff is embedded once, and `at(asOf)` uses only the comments written
+ * strictly before asOf. Customers without comments get the no-comment values, as in the database path.
+ */
+export async function semanticFeatureGroup(
+  comments: ReadonlyMap<string, readonly FileComment[]>,
+  histories: readonly History[],
+  provider: EmbeddingProvider,
+  o: SemanticGroupOptions,
+): Promise<FeatureGroup & { comments: number; customers: number }> {
+  const keys = new Set(histories.map((h) => h.key));
+  const kept = new Map<string, FileComment[]>();
+  for (const [k, list] of comments) {
+    if (!keys.has(k)) continue;
+    const before = list.filter((c) => c.at < o.cutoff);
+    if (before.length) kept.set(k, before);
+  }
+  // Distinct texts, sorted by length so the provider's batches pad little.
+  const texts = [...new Set([...kept.values()].flatMap((l) => l.map((c) => c.text)))].sort((a, b) => a.length - b.length);
+  const vectors = new Map<string, number[]>();
+  const BATCH = 256;
+  for (let i = 0; i < texts.length; i += BATCH) {
+    const part = texts.slice(i, i + BATCH);
+    const vs = await provider.embed(part);
+    part.forEach((t, j) => vectors.set(t, Array.from(vs[j]!)));
+    o.onProgress?.(Math.min(texts.length, i + BATCH), texts.length);
+  }
+  const prototypes = await conceptPrototypes(provider, o.concepts);
+  const names = semanticFeatureNames(o.concepts);
+  return {
+    name: SEMANTIC_GROUP,
+    names,
+    comments: [...kept.values()].reduce((n, l) => n + l.length, 0),
+    customers: kept.size,
+    at(asOf) {
+      const m = new Map<string, Record<string, number>>();
+      const asOfDate = new Date(asOf);
+      for (const h of histories) {
+        const list = (kept.get(h.key) ?? []).filter((c) => c.at < asOf);
+        const created = list.map((c) => new Date(c.at));
+        const vs: CommentVector[] = list.map((c) => ({ createdAt: new Date(c.at), vector: vectors.get(c.text)! }));
+        m.set(h.key, semanticRecord(created, list.map((c) => c.text), vs, { asOf: asOfDate, halfLifeDays: o.halfLifeDays, dim: provider.dim, prototypes }));
+      }
+      return m;
+    },
+  };
+}
