@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { parse } from 'csv-parse/sync';
 import { badInput } from '../lib/errors';
+import { readRecordsFile } from '../lib/records-file';
 import type { History } from '../models/clv/clv-baselines';
 import type { FeatureGroup } from '../models/evaluate/evaluate';
 import { type Concepts, conceptPrototypes } from './concepts';
@@ -23,18 +21,7 @@ export interface FileComment {
  * file's customer ids as evaluate reads them (Online Retail: the integer id). Errors name the row and the field.
  */
 export function readCommentsFile(file: string): Map<string, FileComment[]> {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(file);
-  } catch {
-    throw badInput(`--comments: file not found: ${file}`, [{ field: 'comments', message: 'no such file' }]);
-  }
-  const text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
-  const name = file.toLowerCase().replace(/\.gz$/, '');
-  const records: Record<string, unknown>[] =
-    name.endsWith('.ndjson') || name.endsWith('.jsonl')
-      ? text.split('\n').flatMap((l, i) => (l.trim() ? [parseLine(l, i + 1)] : []))
-      : (parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[]);
+  const records = readRecordsFile(file, '--comments');
   const out = new Map<string, FileComment[]>();
   records.forEach((r, i) => {
     const row = i + 1;
@@ -50,14 +37,6 @@ export function readCommentsFile(file: string): Map<string, FileComment[]> {
   });
   for (const list of out.values()) list.sort((a, b) => a.at - b.at);
   return out;
-}
-
-function parseLine(l: string, line: number): Record<string, unknown> {
-  try {
-    return JSON.parse(l) as Record<string, unknown>;
-  } catch {
-    throw badInput('comments file: a line is not JSON', [{ row: line, field: 'line', message: l.slice(0, 200) }]);
-  }
 }
 
 export interface SemanticGroupOptions {

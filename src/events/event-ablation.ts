@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { parse } from 'csv-parse/sync';
 import { badInput } from '../lib/errors';
+import { readRecordsFile } from '../lib/records-file';
 import type { History } from '../models/clv/clv-baselines';
 import type { MetricSet } from '../models/clv/clv-metrics';
 import { type FeatureGroup, evaluateHistories } from '../models/evaluate/evaluate';
@@ -15,13 +13,7 @@ import { EVENT_TYPES, type EventType } from './events.schemas';
  * evaluation reads them (Online Retail: the integer id, e.g. 13085).
  */
 export function readEventsFile(file: string): Map<string, BehaviourEvent[]> {
-  const raw = readFileSync(file);
-  const text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
-  const name = file.toLowerCase().replace(/\.gz$/, '');
-  const records: Record<string, unknown>[] =
-    name.endsWith('.ndjson') || name.endsWith('.jsonl')
-      ? text.split('\n').filter((l) => l.trim()).map((l, i) => parseLine(l, i + 1))
-      : (parse(text, { columns: true, skip_empty_lines: true, trim: true }) as Record<string, string>[]);
+  const records = readRecordsFile(file, '--events');
   const types = new Set<string>(EVENT_TYPES);
   const out = new Map<string, BehaviourEvent[]>();
   records.forEach((r, i) => {
@@ -36,14 +28,6 @@ export function readEventsFile(file: string): Map<string, BehaviourEvent[]> {
     list.push({ at, type: type as EventType, category: r.category == null || r.category === '' ? null : String(r.category) });
   });
   return out;
-}
-
-function parseLine(l: string, line: number): Record<string, unknown> {
-  try {
-    return JSON.parse(l) as Record<string, unknown>;
-  } catch {
-    throw badInput('events file: a line is not JSON', [{ row: line, field: 'line', message: l.slice(0, 200) }]);
-  }
 }
 
 /** Every customer of the histories gets values (zeros / −1 without events), as in the database paths. */
