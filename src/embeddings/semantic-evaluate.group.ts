@@ -2,9 +2,12 @@ import { badInput } from '../lib/errors';
 import { readRecordsFile } from '../lib/records-file';
 import type { History } from '../models/clv/clv-baselines';
 import type { FeatureGroup } from '../models/evaluate/evaluate';
-import { type Concepts, conceptPrototypes } from './concepts';
+import { parseEnv } from '../config/env';
+import { type Concepts, conceptPrototypes, loadConcepts } from './concepts';
+import { embeddingConfigFromEnv } from './embedding.config';
 import type { CommentVector } from './embed.service';
 import type { EmbeddingProvider } from './embedding.types';
+import { EmbeddingUnavailableError, getProvider } from './provider.factory';
 import { semanticFeatureNames, semanticRecord } from './semantic-features';
 
 /** The semantic feature set's name in evaluate's output (the database path records model and dim beside it). */
@@ -94,4 +97,31 @@ export async function semanticFeatureGroup(
       return m;
     },
   };
+}
+
+/**
+ * What `evaluate --comments` uses: the group built with the configured embedding model (EMBEDDING_*, concepts and
+ * half-life as in the feature store), or why there is none — the model cannot be loaded here (no download, no
+ * weights) — in which case the evaluation runs without it and says so; no random substitute, ever.
+ */
+export async function semanticGroupForEvaluate(
+  file: string,
+  histories: readonly History[],
+  cutoff: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ group: Awaited<ReturnType<typeof semanticFeatureGroup>>; model: string } | { reason: string }> {
+  const comments = readCommentsFile(file);
+  let provider: EmbeddingProvider;
+  let env: ReturnType<typeof parseEnv>;
+  try {
+    env = parseEnv(process.env);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('loading the model took over 30 s')), 30_000)));
+    provider = await Promise.race([getProvider(embeddingConfigFromEnv(env)), timeout]).finally(() => clearTimeout(timer));
+  } catch (err) {
+    return { reason: `no embedding model loads here (${err instanceof EmbeddingUnavailableError ? err.reason : (err as Error).message}), and no random substitute is used` };
+  }
+  // The provider stays open: getProvider shares one per process.
+  const group = await semanticFeatureGroup(comments, histories, provider, { cutoff, concepts: loadConcepts(env.CONCEPTS_FILE), halfLifeDays: env.PROFILE_HALF_LIFE_DAYS, onProgress });
+  return { group, model: provider.model };
 }

@@ -1,12 +1,10 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { App } from '../app';
 import { badInput } from '../lib/errors';
 import { waitForRun } from '../jobs/wait';
 import { TRAIN_DEDUPE_KEY } from '../jobs/handlers/train-model.job';
-import { parseEnv } from '../config/env';
-import { embeddingConfigFromEnv } from '../embeddings/embedding.config';
-import { embeddingStatus } from '../embeddings/provider.factory';
+import { semanticGroupForEvaluate } from '../embeddings/semantic-evaluate.group';
 import type { Calibration } from './clv/clv-forest';
 import { formatMetricsTable } from './clv/clv-metrics';
 import { evaluateHistories } from './evaluate/evaluate';
@@ -24,6 +22,7 @@ interface EvaluateFlags {
   json?: boolean;
   out?: string;
   target: 'auto' | 'log1p' | 'raw';
+  leaf: 'auto' | 'mean' | 'median';
   minLeaf?: string;
   trees: string;
   seed: string;
@@ -41,6 +40,7 @@ function gridOf(o: EvaluateFlags): SettingGrid {
   if (minLeaf !== undefined && !(Number.isInteger(minLeaf) && minLeaf >= 1)) throw badInput('invalid --min-leaf', [{ field: 'min-leaf', message: 'positive integer' }]);
   return {
     targets: o.target === 'auto' ? DEFAULT_GRID.targets : [o.target],
+    leaves: o.leaf === 'auto' ? DEFAULT_GRID.leaves : [o.leaf],
     minSamplesLeaf: minLeaf === undefined ? DEFAULT_GRID.minSamplesLeaf : [minLeaf],
     windows: DEFAULT_GRID.windows,
     blend: DEFAULT_GRID.blend,
@@ -57,11 +57,12 @@ export function registerEvaluateCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'file format').choices(['generic', 'online-retail', 'cdnow']).default('generic'))
     .requiredOption('--cutoff <date>', 'YYYY-MM-DD; only events strictly before it are used to fit anything or choose any setting')
     .requiredOption('--horizon-days <n>', 'label window after the cutoff')
-    .option('--comments <file>', 'comments file: semantic features are skipped in file mode (the reason is printed)')
+    .option('--comments <file>', 'comments file (customer_id, created_at, text; CSV/NDJSON): semantic features with the configured embedding model')
     .option('--events <file>', 'events file (generic NDJSON/CSV): evaluate again with the event features and print both (ablation)')
     .option('--json', 'print one JSON object keyed by model then metric (plus "meta" and "selection")')
     .option('--out <file>', 'write per-customer predictions as CSV')
     .addOption(new Option('--target <t>', 'forest target transform; auto: chosen by the inner validation').choices(['auto', 'log1p', 'raw']).default('auto'))
+    .addOption(new Option('--leaf <v>', 'what the forest\'s leaves predict: mean or median of their labels; auto: chosen by the inner validation').choices(['auto', 'mean', 'median']).default('auto'))
     .option('--min-leaf <n>', 'fix the forest min leaf (default: chosen by the inner validation among 5, 10, 20)')
     .option('--trees <n>', 'trees in the final forest (candidates use at most 50)', '100')
     .option('--seed <n>', 'forest seed', '42')
@@ -71,10 +72,14 @@ export function registerEvaluateCommand(program: Command): void {
       if (!Number.isInteger(horizonDays) || horizonDays < 1) throw badInput('invalid --horizon-days', [{ field: 'horizon-days', message: 'positive integer' }]);
       const grid = gridOf(o);
       const started = Date.now();
-      const semantic = o.comments ? await semanticSkipReason(o.comments) : null;
-      if (semantic && !o.json) process.stderr.write(`semantic features: skipped — ${semantic}\n`);
       const histories = readHistories(o.transactions, o.format);
+      const sem = o.comments
+        ? await semanticGroupForEvaluate(o.comments, histories, cutoff, o.json ? undefined : (d, t) => process.stderr.write(`\rembedding comments ${d}/${t}`))
+        : null;
+      const semantic = !sem ? null : 'reason' in sem ? `skipped: ${sem.reason}` : `${sem.group.name} from ${sem.group.comments} comments of ${sem.group.customers} customers before the cutoff (model ${sem.model})`;
+      if (semantic && !o.json) process.stderr.write(`\nsemantic features: ${semantic}\n`);
       const r = evaluateHistories(histories, {
+        featureGroups: sem && 'group' in sem ? [sem.group] : [],
         cutoff,
         horizonDays,
         grid,
@@ -98,7 +103,7 @@ export function registerEvaluateCommand(program: Command): void {
           trainingRows: r.trainingRows,
           featureGroups: r.featureGroups,
           calibration: r.model.calibration,
-          semantic: semantic ? `skipped: ${semantic}` : 'not requested',
+          semantic: semantic ?? 'not requested',
         };
         console.log(JSON.stringify({ ...r.metrics, meta, selection: sel, ...(ablation ? { eventsAblation: ablation } : {}) }));
         return;
@@ -106,7 +111,7 @@ export function registerEvaluateCommand(program: Command): void {
       console.log(
         `${r.customers} customers with a purchase before ${r.cutoff.slice(0, 10)}; horizon ${horizonDays} days; forest trained on ` +
           `${r.trainingRows} rows from windows of ${r.windowDays} days as of ${r.trainingWindows.join(', ')} (label scaled ×${(horizonDays / r.windowDays).toFixed(2)}); ` +
-          `${((Date.now() - started) / 1000).toFixed(1)} s${semantic ? `; semantic features skipped (${semantic})` : ''}\n`,
+          `${((Date.now() - started) / 1000).toFixed(1)} s${semantic ? `; semantic features: ${semantic}` : ''}\n`,
       );
       console.log(formatSelection(sel, r.model.calibration));
       console.log(formatMetricsTable(r.metrics));
@@ -123,7 +128,7 @@ function formatSelection(sel: Selection, cal: Calibration): string {
     lines.push(
       `inner validation before the cutoff: candidates learn from ${v.trainingRows} rows (windows of ${v.windowDays} days as of ${v.trainingWindows.join(', ')}), ` +
         `predict ${v.customers} customers as of ${v.cutoff}, scored on their spend in the ${v.days} days up to the cutoff; ` +
-        `best normalized Gini, ties within ${GINI_TIE} broken by MAE`,
+        `among candidates that beat both baselines on both Gini and MAE here (all candidates if none does): best normalized Gini, ties within ${GINI_TIE} broken by MAE`,
       '',
       '| inner validation | normalized Gini | MAE |',
       '|---|---:|---:|',
@@ -135,25 +140,6 @@ function formatSelection(sel: Selection, cal: Calibration): string {
   return `${lines.join('\n')}\n`;
 }
 
-
-/**
- * Semantic features need comments embedded by a model; file mode keeps no database of vectors, so it never uses
- * them. Say why, precisely: either the configured model cannot be loaded here, or it can but file mode skips it.
- */
-async function semanticSkipReason(file: string): Promise<string> {
-  if (!existsSync(file)) throw badInput(`--comments: file not found: ${file}`, [{ field: 'comments', message: 'no such file' }]);
-  let status: { available: boolean; reason?: string; model: string };
-  try {
-    const cfg = embeddingConfigFromEnv(parseEnv(process.env));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('loading the model took over 30 s')), 30_000)));
-    status = await Promise.race([embeddingStatus(cfg), timeout]).finally(() => clearTimeout(timer));
-  } catch (err) {
-    return `the embedding configuration could not be used (${(err as Error).message})`;
-  }
-  if (!status.available) return `no embedding model loads here (${status.reason ?? 'unknown reason'}), and no random substitute is used`;
-  return `the model ${status.model} loads, but file-mode evaluate does not embed comments; import comments into a database, embed them and use \`valuegraph train\` for semantic features`;
-}
 
 type WithApp = <T>(fn: (app: App) => Promise<T>, opts?: { runJobs?: boolean; migrate?: boolean }) => Promise<T>;
 

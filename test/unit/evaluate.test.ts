@@ -33,7 +33,7 @@ function synthetic(n: number, seed = 7): History[] {
 }
 
 // A reduced grid keeps the test short; every axis still has two values.
-const grid = { targets: ['log1p', 'raw'], minSamplesLeaf: [5, 20], windows: [3, 6], blend: [true, false], calibrateOn: ['training', 'validation'] } as const;
+const grid = { targets: ['log1p', 'raw'], leaves: ['mean', 'median'], minSamplesLeaf: [5, 20], windows: [3, 6], blend: [true, false], calibrateOn: ['training', 'validation'] } as const;
 const opts = { cutoff: CUTOFF, horizonDays: 90, forest: { nEstimators: 8 }, grid };
 
 describe('evaluate', () => {
@@ -73,15 +73,21 @@ describe('evaluate', () => {
   it('chooses its settings by an inner validation that ends at the cutoff', () => {
     const sel = base.selection;
     expect(sel.fallback).toBeUndefined();
-    expect(sel.scores).toHaveLength(2 * 2 * 2 * 2 * 2);
+    expect(sel.scores).toHaveLength(2 * 2 * 2 * 2 * 2 * 2);
     const v = sel.validation!;
     // Candidates predict as of V = cutoff − v and are scored on (V, cutoff]; their windows end by V.
     expect(Date.parse(v.cutoff) + v.days * DAY_MS).toBe(CUTOFF);
     for (const w of v.trainingWindows) expect(Date.parse(w) + v.windowDays * DAY_MS).toBeLessThanOrEqual(Date.parse(v.cutoff));
-    const best = Math.max(...sel.scores.map((s) => s.normalizedGini));
     const chosen = sel.scores.find((s) => JSON.stringify(s.setting) === JSON.stringify(sel.chosen))!;
-    expect(chosen.normalizedGini).toBeGreaterThanOrEqual(best - GINI_TIE);
+    expect(sel.chosen).toEqual(pick(sel.scores, sel.baselines));
+    // The rule: among candidates beating both baselines on both metrics (all, if none does), the best Gini up to GINI_TIE.
+    const b = Object.values(sel.baselines);
+    const beats = (s: (typeof sel.scores)[number]) => b.every((x) => s.normalizedGini > x.normalizedGini && s.mae < x.mae);
+    const pool = sel.scores.some(beats) ? sel.scores.filter(beats) : sel.scores;
+    expect(pool).toContain(chosen);
+    expect(chosen.normalizedGini).toBeGreaterThanOrEqual(Math.max(...pool.map((s) => s.normalizedGini)) - GINI_TIE);
     expect(base.model.target).toBe(sel.chosen.target);
+    expect(base.model.leaf).toBe(sel.chosen.leaf);
     const own = sel.chosen.blend ? base.model.calibrations.blend : base.model.calibrations.scale;
     expect(base.model.calibration).toEqual(sel.chosen.calibrateOn === 'validation' ? chosen.calibration : own);
     // Multiplier-only candidates never use the BG/NBD term.
@@ -89,17 +95,35 @@ describe('evaluate', () => {
   });
 
   it('picks the best Gini and breaks near-ties by MAE', () => {
-    const s = (minSamplesLeaf: number, normalizedGini: number, mae: number) => ({ setting: { target: 'raw' as const, minSamplesLeaf, windows: 3, blend: false, calibrateOn: 'training' as const }, normalizedGini, mae });
+    const s = (minSamplesLeaf: number, normalizedGini: number, mae: number) => ({ setting: { target: 'raw' as const, leaf: 'mean' as const, minSamplesLeaf, windows: 3, blend: false, calibrateOn: 'training' as const }, normalizedGini, mae });
     expect(pick([s(5, 0.7, 10), s(10, 0.8, 50), s(20, 0.8 - GINI_TIE / 2, 40)])!.minSamplesLeaf).toBe(20);
     expect(pick([s(5, 0.7, 10), s(10, 0.8, 50), s(20, 0.78, 40)])!.minSamplesLeaf).toBe(10);
     expect(pick([s(5, NaN, 1), s(10, 0.1, 50)])!.minSamplesLeaf).toBe(10);
   });
 
+  it('with the baselines, only candidates beating both of them on Gini and MAE compete, unless none does', () => {
+    const s = (minSamplesLeaf: number, normalizedGini: number, mae: number) => ({ setting: { target: 'raw' as const, leaf: 'median' as const, minSamplesLeaf, windows: 3, blend: false, calibrateOn: 'training' as const }, normalizedGini, mae });
+    const baselines = { bgnbd_gg: { normalizedGini: 0.6, mae: 100 }, naive: { normalizedGini: 0.7, mae: 150 } };
+    // 5: best Gini but loses to BG/NBD on MAE; 10: beats both on both; 20: beats both on MAE, not naive on Gini.
+    const scores = [s(5, 0.8, 120), s(10, 0.75, 90), s(20, 0.65, 50)];
+    expect(pick(scores)!.minSamplesLeaf).toBe(5);
+    expect(pick(scores, baselines)!.minSamplesLeaf).toBe(10);
+    // A tie with a baseline is not a win.
+    expect(pick([s(5, 0.8, 120), s(10, 0.7, 90)], baselines)!.minSamplesLeaf).toBe(5);
+    // Nobody eligible: the plain rule over all candidates.
+    expect(pick([s(5, 0.8, 120), s(20, 0.65, 50)], baselines)!.minSamplesLeaf).toBe(5);
+    // A baseline without a finite score (too few customers) bars nobody.
+    expect(pick(scores, { ...baselines, naive: { normalizedGini: NaN, mae: NaN } })!.minSamplesLeaf).toBe(10);
+    // Among the eligible, near-ties on Gini are still settled by MAE.
+    expect(pick([s(5, 0.75, 95), s(10, 0.75 - GINI_TIE / 2, 60), s(20, 0.9, 200)], baselines)!.minSamplesLeaf).toBe(10);
+  });
+
   it('passes extra feature groups to every fit, computed as of each window', () => {
     const seen = new Set<number>();
     const group = { name: 'probe', names: ['probe_x'], at: (asOf: number) => (seen.add(asOf), new Map(histories.map((h) => [h.key, { probe_x: h.events.filter((e) => e.at < asOf).length }]))) };
-    const r = evaluateHistories(histories, { ...opts, grid: { targets: ['log1p'], minSamplesLeaf: [10], windows: [3], blend: [true], calibrateOn: ['training'] }, featureGroups: [group] });
+    const r = evaluateHistories(histories, { ...opts, grid: { targets: ['log1p'], leaves: ['median'], minSamplesLeaf: [10], windows: [3], blend: [true], calibrateOn: ['training'] }, featureGroups: [group] });
     expect(r.featureGroups).toEqual(['behaviour', 'probe']);
+    expect(r.model.leaf).toBe('median');
     expect(r.model.featureNames.at(-1)).toBe('probe_x');
     expect(seen.has(CUTOFF)).toBe(true);
     expect(seen.has(Date.parse(r.selection.validation!.cutoff))).toBe(true);

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_CONCEPTS } from '../../src/embeddings/concepts';
 import { NO_COMMENT_DAYS } from '../../src/embeddings/semantic-features';
-import { type FileComment, readCommentsFile, SEMANTIC_GROUP, semanticFeatureGroup } from '../../src/embeddings/semantic-evaluate.group';
+import { type FileComment, readCommentsFile, SEMANTIC_GROUP, semanticFeatureGroup} from '../../src/embeddings/semantic-evaluate.group';
+import { makeTinyModel } from '../../scripts/make-tiny-model';
 import { DAY_MS } from '../../src/features/features.definitions';
 import type { History } from '../../src/models/clv/clv-baselines';
 import { evaluateHistories } from '../../src/models/evaluate/evaluate';
@@ -101,4 +103,31 @@ describe('file-mode evaluate: semantic features from a comments file', () => {
     changed.set(key, [{ at: CUTOFF - DAY_MS, text: 'I want to cancel' }]);
     expect(design(await semanticFeatureGroup(changed, histories, new KeywordProvider(), opts))).not.toEqual(design(await semanticFeatureGroup(comments, histories, new KeywordProvider(), opts)));
   });
+
+  it('valuegraph evaluate --comments runs the configured transformers model (a generated tiny BERT), or says why not', () => {
+    // A real CLI process: onnxruntime cannot run inside jest's VM realm.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vg-sem-model-'));
+    makeTinyModel(path.join(dir, 'model'));
+    const { histories, comments } = world(60);
+    const tx = histories.flatMap((h) => h.events.map((e, i) => `${h.key}-${i},${h.key},${new Date(e.at).toISOString()},${e.amount.toFixed(2)}`));
+    fs.writeFileSync(path.join(dir, 't.csv'), `transaction_id,customer_id,occurred_at,amount\n${tx.join('\n')}\n`);
+    const lines = [...comments].flatMap(([k, l]) => l.map((c) => JSON.stringify({ customer_id: k, created_at: new Date(c.at).toISOString(), text: c.text })));
+    fs.writeFileSync(path.join(dir, 'c.ndjson'), lines.join('\n'));
+    const run = (model: string) => {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli.ts', 'evaluate', '--transactions', path.join(dir, 't.csv'), '--cutoff', '2021-09-01', '--horizon-days', '60', '--comments', path.join(dir, 'c.ndjson'), '--trees', '5', '--min-leaf', '10', '--target', 'log1p', '--leaf', 'mean', '--json'],
+        { cwd: path.resolve(__dirname, '../..'), encoding: 'utf8', env: { ...process.env, EMBEDDING_PROVIDER: 'transformers', EMBEDDING_MODEL: model, EMBEDDING_DIM: '32', EMBEDDING_ALLOW_REMOTE: 'false', DATABASE_URL: '' }, timeout: 120_000 },
+      );
+      if (r.status !== 0) throw new Error(`evaluate failed (${r.status}): ${r.stderr}`);
+      return JSON.parse(r.stdout) as { meta: { semantic: string; featureGroups: string[] } };
+    };
+    const before = [...comments.values()].flat().filter((c) => c.at < CUTOFF).length;
+    const ok = run(path.join(dir, 'model'));
+    expect(ok.meta.featureGroups).toEqual(['behaviour', SEMANTIC_GROUP]);
+    expect(ok.meta.semantic).toContain(`from ${before} comments of ${comments.size} customers before the cutoff`);
+    const no = run(path.join(dir, 'missing'));
+    expect(no.meta.featureGroups).toEqual(['behaviour']);
+    expect(no.meta.semantic).toMatch(/^skipped: no embedding model loads here .*missing.*no random substitute/);
+  }, 240_000);
 });

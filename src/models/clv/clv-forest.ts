@@ -1,5 +1,5 @@
 import { computeFeatures, DAY_MS, FEATURE_NAMES, netSpendBetween } from '../../features/features.definitions';
-import { type Forest, type ForestOptions, type Matrix, type ProgressFn, predict, trainForest } from '../forest';
+import { type Forest, type ForestOptions, type Matrix, type ProgressFn, predict, trainForest, withLeafMedians } from '../forest';
 import { type BaselineFit, fitBaselines, type History, predictBaseline, rfmOf } from './clv-baselines';
 
 /**
@@ -11,6 +11,8 @@ import { type BaselineFit, fitBaselines, type History, predictBaseline, rfmOf } 
 export const MODEL_FEATURES = ['bgnbd_exp_purchases', 'bgnbd_p_alive', 'bgnbd_clv'] as const;
 
 export type TargetTransform = 'log1p' | 'raw';
+/** What a leaf predicts: the mean of its rows (least squares) or their median (absolute error; forest/leaf-values.ts). */
+export type LeafValue = 'mean' | 'median';
 
 export interface ClvTrainOptions {
   horizonDays: number;
@@ -19,6 +21,10 @@ export interface ClvTrainOptions {
   windows?: number;
   windowStepDays?: number;
   target?: TargetTransform;
+  /** Leaf statistic of the model's forest (default 'mean'). */
+  leaf?: LeafValue;
+  /** Also build the other leaf statistic from the same trees (model.byLeaf): setting selection compares them. */
+  compareLeaves?: boolean;
   /** Only these customer keys contribute training rows (the rest are a holdout). */
   trainKeys?: ReadonlySet<string>;
   /** Extra per-customer features (semantic), same names for every customer; missing → -1. */
@@ -67,6 +73,9 @@ export interface ClvModel {
   forest: Forest;
   featureNames: string[];
   target: TargetTransform;
+  leaf: LeafValue;
+  /** With compareLeaves: the same trees with each leaf statistic, and the calibrations fitted for each. */
+  byLeaf?: Record<LeafValue, { forest: Forest; calibrations: CalibrationChoice }>;
   /** Final prediction = forest × calibration.forest + stacked BG/NBD CLV × calibration.bgnbd (see calibrate). */
   calibration: Calibration;
   /** Both calibrations fitted on the same split (blend, multiplier only): setting selection compares them. */
@@ -187,16 +196,23 @@ export function trainClvForest(histories: readonly History[], cutoff: number, op
   const forestOpts = { ...DEFAULT_FOREST, ...opts.forest };
   const rowKeys = parts.flatMap((p) => p.keys);
   const identity = { forest: 1, bgnbd: 0 };
-  const calibrations = opts.calibrate === false ? { blend: identity, scale: identity } : calibrate(X, nCols, y, Float64Array.from(labels), rowKeys, target, forestOpts, opts.trainForest ?? localTrainer);
+  const leaf = opts.leaf ?? 'mean';
+  const leaves: LeafValue[] = opts.compareLeaves ? ['mean', 'median'] : [leaf];
+  const byLeafCal = opts.calibrate === false ? { mean: { blend: identity, scale: identity }, median: { blend: identity, scale: identity } } : calibrate(X, nCols, y, Float64Array.from(labels), rowKeys, target, forestOpts, opts.trainForest ?? localTrainer, leaves);
+  const calibrations = byLeafCal[leaf]!;
   const calibration = opts.blend === false ? calibrations.scale : calibrations.blend;
   opts.onProgress?.(0.4, 'training the forest');
-  const forest = (opts.trainForest ?? localTrainer)('main', { data: X, nRows: n, nCols, layout: 'row' }, y, forestOpts, (done, total) =>
+  const meanForest = (opts.trainForest ?? localTrainer)('main', { data: X, nRows: n, nCols, layout: 'row' }, y, forestOpts, (done, total) =>
     opts.onProgress?.(0.4 + (0.6 * done) / total, `tree ${done}/${total}`),
   );
+  const medianForest = leaves.includes('median') ? withLeafMedians(meanForest, { data: X, nRows: n, nCols, layout: 'row' }, y) : undefined;
+  const forest = leaf === 'median' ? medianForest! : meanForest;
   return {
     forest,
     featureNames: [...FEATURE_NAMES, ...MODEL_FEATURES, ...extraNames],
     target,
+    leaf,
+    ...(opts.compareLeaves ? { byLeaf: { mean: { forest: meanForest, calibrations: byLeafCal.mean! }, median: { forest: medianForest!, calibrations: byLeafCal.median! } } } : {}),
     calibration,
     calibrations,
     horizonDays: opts.horizonDays,
@@ -225,51 +241,80 @@ function backTransform(raw: Float64Array, target: TargetTransform, factor: numbe
  * TRAINING customers (by key, so a customer's windows stay together) to minimise their MAE; w = 0 is allowed
  * and is what the grid picks when BG/NBD adds nothing. Everything here comes from before the cutoff.
  */
-function calibrate(X: Float64Array, nCols: number, y: Float64Array, money: Float64Array, keys: string[], target: TargetTransform, forestOpts: Partial<ForestOptions>, train: ForestTrainer): CalibrationChoice {
+function calibrate(X: Float64Array, nCols: number, y: Float64Array, money: Float64Array, keys: string[], target: TargetTransform, forestOpts: Partial<ForestOptions>, train: ForestTrainer, leaves: readonly LeafValue[]): Partial<Record<LeafValue, CalibrationChoice>> {
   const isVal = keys.map((k) => hashKey(k) % 5 === 0);
   const fit: number[] = [];
   const val: number[] = [];
   isVal.forEach((v, i) => (v ? val : fit).push(i));
-  if (val.length < 20 || fit.length < 20) return { blend: { forest: 1, bgnbd: 0 }, scale: { forest: 1, bgnbd: 0 } };
+  const identity = { blend: { forest: 1, bgnbd: 0 }, scale: { forest: 1, bgnbd: 0 } };
+  if (val.length < 20 || fit.length < 20) return Object.fromEntries(leaves.map((l) => [l, identity]));
   const take = (rows: number[]) => {
     const out = new Float64Array(rows.length * nCols);
     rows.forEach((r, i) => out.set(X.subarray(r * nCols, (r + 1) * nCols), i * nCols));
     return out;
   };
-  const f = train('calibration', { data: take(fit), nRows: fit.length, nCols, layout: 'row' }, fit.map((i) => y[i]!), { ...forestOpts, nEstimators: Math.min(50, forestOpts.nEstimators ?? 100) });
-  const p = backTransform(predict(f, { data: take(val), nRows: val.length, nCols, layout: 'row' }), target, 1);
+  const fitX: Matrix = { data: take(fit), nRows: fit.length, nCols, layout: 'row' };
+  const fitY = fit.map((i) => y[i]!);
+  const f = train('calibration', fitX, fitY, { ...forestOpts, nEstimators: Math.min(50, forestOpts.nEstimators ?? 100) });
+  const valX: Matrix = { data: take(val), nRows: val.length, nCols, layout: 'row' };
   const actual = val.map((i) => money[i]!);
   // The stacked BG/NBD CLV column sits right after the base features.
   const bg = val.map((i) => X[i * nCols + FEATURE_NAMES.length + 2]!);
-  return fitCalibration(actual, p, bg);
+  const out: Partial<Record<LeafValue, CalibrationChoice>> = {};
+  for (const leaf of leaves) out[leaf] = fitCalibration(actual, backTransform(predict(leaf === 'median' ? withLeafMedians(f, fitX, fitY) : f, valX), target, 1), bg);
+  return out;
 }
 
 /**
- * c·((1 − w)·forest + w·bgnbd) minimising the MAE against `actual`, over w ∈ {0, 0.1, …, 1} and c on a
- * geometric grid; `scale` is the best with w = 0 (multiplier only). Shared by the customer-split calibration
- * above and evaluate's validation-period calibration (src/models/evaluate/select-settings.ts).
+ * c·((1 − w)·forest + w·bgnbd) minimising the MAE against `actual`, for w ∈ {0, 0.1, …, 1}; `scale` is the best
+ * with w = 0 (multiplier only). For a fixed base b = (1 − w)·forest + w·bgnbd the best c is exact, not searched:
+ * Σ|a − c·b| = Σ|b|·|a/b − c| is minimised by the |b|-weighted median of a/b (mae-multiplier below). Shared by the
+ * customer-split calibration above and evaluate's validation-period calibration (src/models/evaluate/select-settings.ts).
  */
 export function fitCalibration(actual: ArrayLike<number>, forest: ArrayLike<number>, bgnbd: ArrayLike<number>): CalibrationChoice {
   let best: Calibration = { forest: 1, bgnbd: 0 };
   let scale: Calibration = { forest: 1, bgnbd: 0 };
   let bestMae = Infinity;
-  let scaleMae = Infinity;
   const n = actual.length;
-  for (let w = 0; w <= 1.0001; w += 0.1) {
-    for (let c = 0.05; c <= 16; c *= 1.05) {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += Math.abs(actual[i]! - c * ((1 - w) * forest[i]! + w * bgnbd[i]!));
-      if (s < bestMae) {
-        bestMae = s;
-        best = { forest: c * (1 - w), bgnbd: c * w };
-      }
-      if (w === 0 && s < scaleMae) {
-        scaleMae = s;
-        scale = { forest: c, bgnbd: 0 };
-      }
+  const base = new Float64Array(n);
+  for (let k = 0; k <= 10; k++) {
+    const w = k / 10;
+    for (let i = 0; i < n; i++) base[i] = (1 - w) * forest[i]! + w * bgnbd[i]!;
+    const c = maeMultiplier(actual, base);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.abs(actual[i]! - c * base[i]!);
+    if (k === 0) scale = { forest: c, bgnbd: 0 };
+    if (s < bestMae) {
+      bestMae = s;
+      best = { forest: c * (1 - w), bgnbd: c * w };
     }
   }
   return { blend: best, scale };
+}
+
+/**
+ * The c ≥ 0 that minimises Σ|actual − c·base|: the lower |base|-weighted median of actual/base over rows with
+ * base ≠ 0 (rows with base = 0 add the same error for every c). 1 when every base is 0; 0 when the median ratio
+ * is negative (a negative multiplier would invert the ranking).
+ */
+export function maeMultiplier(actual: ArrayLike<number>, base: ArrayLike<number>): number {
+  const ratio: number[] = [];
+  const weight: number[] = [];
+  for (let i = 0; i < actual.length; i++) {
+    const b = base[i]!;
+    if (b === 0) continue;
+    ratio.push(actual[i]! / b);
+    weight.push(Math.abs(b));
+  }
+  if (!ratio.length) return 1;
+  const order = ratio.map((_, i) => i).sort((i, j) => ratio[i]! - ratio[j]! || i - j);
+  const total = weight.reduce((s, v) => s + v, 0);
+  let cum = 0;
+  for (const i of order) {
+    cum += weight[i]!;
+    if (cum >= total / 2) return Math.max(0, ratio[i]!);
+  }
+  return Math.max(0, ratio[order[order.length - 1]!]!);
 }
 
 export function hashKey(k: string): number {

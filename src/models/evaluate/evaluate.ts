@@ -90,6 +90,7 @@ export function evaluateHistories(histories: readonly History[], opts: EvaluateO
     horizonDays,
     forest: { ...opts.forest, minSamplesLeaf: s.minSamplesLeaf },
     target: s.target,
+    leaf: s.leaf,
     blend: s.blend,
     windows: s.windows,
     extra,

@@ -16,3 +16,4 @@ export {
   treeFromMlCartJSON,
 } from './mlrf-json';
 export type { MlCartNode, MlCartRegressionJSON, MlRandomForestRegressionJSON, ExportMeta } from './mlrf-json';
+export { withLeafMedians, MEDIAN_TIE_BREAK } from './leaf-values';
