@@ -90,7 +90,10 @@ async function main(): Promise<void> {
         // The run's started_at is reset when the merge (its flow's parent) starts.
         const firstKid = Math.min(...kids.map((k) => k.createdAt.getTime()));
         const lastKid = Math.max(...kids.map((k) => k.finishedAt!.getTime()));
-        console.log(`  ${w} workers, training phases: first step ${s(firstKid - enqueuedAt)} s, trees ${s(lastKid - firstKid)} s, merge ${s(train.run.finishedAt!.getTime() - train.run.startedAt!.getTime())} s`);
+        const loads = await p.jobRun.findMany({ where: { name: 'models.train-load', payload: { path: ['trainRunId'], equals: train.run.id } } });
+        const loaded = loads.length ? Math.max(...loads.map((k) => k.finishedAt!.getTime())) : enqueuedAt;
+        console.log(`  ${w} workers, training phases: loading histories (${loads.length} jobs) ${s(loaded - enqueuedAt)} s, rows ${s(firstKid - loaded)} s, ` +
+          `trees ${s(lastKid - firstKid)} s, merge ${s(train.run.finishedAt!.getTime() - train.run.startedAt!.getTime())} s`);
       }
       const score = await timed('models.score-fanout', { shares: w });
       await p.$executeRaw`delete from comment_embeddings`;

@@ -15,6 +15,9 @@ import { hyp2f1Log, lgamma, logAddExp, nelderMead } from './numeric';
 // Module-level bindings avoid slow global lookups inside Jest's vm context.
 const { abs, exp, expm1, log, max } = Math;
 const NEG_INF = Number.NEGATIVE_INFINITY;
+// Module-level copies: an imported function is a property read on every call in the compiled CommonJS.
+const lgammaFn = lgamma;
+const logAddExpFn = logAddExp;
 
 export interface BgNbdParams {
   r: number;
@@ -121,6 +124,73 @@ export function bgNbdLogLikelihood(params: BgNbdParams, data: BgNbdData): number
   return ll;
 }
 
+/**
+ * Compressed rows indexed by their distinct x, tx and T values. Customers share few repeat counts and (with
+ * whole-day times) few ages, so the fit evaluates the lgamma and log terms once per distinct value instead of
+ * once per row; each row then combines them in rowLogLik's order, so the sum is bit-identical to
+ * bgNbdLogLikelihood on the same rows (and the Nelder–Mead path with it).
+ */
+interface IndexedRows {
+  c: CompressedBgNbdData;
+  xs: Float64Array;
+  txs: Float64Array;
+  Ts: Float64Array;
+  xi: Int32Array;
+  txi: Int32Array;
+  Ti: Int32Array;
+}
+
+function indexRows(c: CompressedBgNbdData): IndexedRows {
+  const index = (values: Float64Array) => {
+    const where = new Map<number, number>();
+    const at = new Int32Array(values.length);
+    values.forEach((v, i) => {
+      let j = where.get(v);
+      if (j === undefined) where.set(v, (j = where.size));
+      at[i] = j;
+    });
+    return { distinct: Float64Array.from(where.keys()), at };
+  };
+  const x = index(c.x);
+  const tx = index(c.tx);
+  const T = index(c.T);
+  return { c, xs: x.distinct, txs: tx.distinct, Ts: T.distinct, xi: x.at, txi: tx.at, Ti: T.at };
+}
+
+function indexedLogLikelihood(params: BgNbdParams, rows: IndexedRows): number {
+  const { r, alpha, a, b } = params;
+  const lgR = lgammaFn(r);
+  const lgB = lgammaFn(b);
+  const lgAB = lgammaFn(a + b);
+  const nx = rows.xs.length;
+  const a12 = new Float64Array(nx);
+  const a4head = new Float64Array(nx);
+  const rx = new Float64Array(nx);
+  const logAlpha = log(alpha);
+  const logA = log(a);
+  for (let j = 0; j < nx; j++) {
+    const x = rows.xs[j]!;
+    const a1 = lgammaFn(r + x) - lgR + r * logAlpha;
+    const a2 = lgAB + lgammaFn(b + x) - lgB - lgammaFn(a + b + x);
+    a12[j] = a1 + a2;
+    rx[j] = r + x;
+    a4head[j] = x > 0 ? logA - log(b + x - 1) : NEG_INF;
+  }
+  const logT = rows.Ts.map((T) => log(alpha + T));
+  const logTx = rows.txs.map((tx) => log(alpha + tx));
+  const { x, weights } = rows.c;
+  let ll = 0;
+  for (let i = 0; i < x.length; i++) {
+    const w = weights[i]!;
+    if (w === 0) continue;
+    const j = rows.xi[i]!;
+    const a3 = -rx[j]! * logT[rows.Ti[i]!]!;
+    const a4 = x[i]! > 0 ? a4head[j]! - rx[j]! * logTx[rows.txi[i]!]! : NEG_INF;
+    ll += w * (a12[j]! + logAddExpFn(a3, a4));
+  }
+  return ll;
+}
+
 const fromLog = (v: number[]): BgNbdParams => ({ r: exp(v[0]!), alpha: exp(v[1]!), a: exp(v[2]!), b: exp(v[3]!) });
 
 /**
@@ -146,7 +216,8 @@ export function fitBgNbd(data: BgNbdData, opts: BgNbdFitOptions = {}): BgNbdFit 
         { r: 0.3, alpha: meanT / 4, a: 0.5, b: 3 },
       ];
   // Mean (not sum) keeps the tolerance meaningful whatever the sample size.
-  const objective = (v: number[]): number => -bgNbdLogLikelihood(fromLog(v), c) / total;
+  const rows = indexRows(c);
+  const objective = (v: number[]): number => -indexedLogLikelihood(fromLog(v), rows) / total;
   let best: ReturnType<typeof nelderMead> | undefined;
   let iterations = 0;
   for (const s of starts) {

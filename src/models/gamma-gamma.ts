@@ -10,6 +10,8 @@ import { lgamma, nelderMead } from './numeric';
 
 // Module-level binding avoids slow global lookups inside Jest's vm context.
 const { exp, log } = Math;
+// A module-level copy: an imported function is a property read on every call in the compiled CommonJS.
+const lgammaFn = lgamma;
 
 export interface GammaGammaParams {
   p: number;
@@ -31,20 +33,62 @@ export interface GammaGammaData {
   weights?: ArrayLike<number>;
 }
 
-/** ln f(m | p, q, v, x): density of the mean of x Gamma(p, ν) spends with ν ~ Gamma(q, v) integrated out. */
-function rowLogLik({ p, q, v }: GammaGammaParams, x: number, m: number, lgQ: number, qLogV: number): number {
-  const px = p * x;
-  return lgamma(px + q) - lgamma(px) - lgQ + qLogV + (px - 1) * log(m) + px * log(x) - (px + q) * log(x * m + v);
-}
-
 interface Rows {
   x: number[];
   m: number[];
   w: number[];
 }
 
+/**
+ * Rows with everything that does not depend on the parameters computed once: ln m, ln x, and the index of each
+ * row's x among the distinct x values (few: repeat counts), so the lgamma terms are evaluated per distinct x
+ * instead of per row. The per-row sum keeps the original left-to-right order of
+ *   lgamma(px + q) - lgamma(px) - lgQ + qLogV + (px - 1)·ln m + px·ln x - (px + q)·ln(x·m + v),
+ * so the likelihood (and with it every Nelder–Mead step) is bit-identical to evaluating that expression per row.
+ */
+interface PreparedRows extends Rows {
+  logM: Float64Array;
+  logX: Float64Array;
+  xIndex: Int32Array;
+  distinctX: Float64Array;
+}
+
+function prepare(rows: Rows): PreparedRows {
+  const n = rows.x.length;
+  const where = new Map<number, number>();
+  const xIndex = new Int32Array(n);
+  const logM = new Float64Array(n);
+  const logX = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = rows.x[i]!;
+    let j = where.get(x);
+    if (j === undefined) where.set(x, (j = where.size));
+    xIndex[i] = j;
+    logM[i] = log(rows.m[i]!);
+    logX[i] = log(x);
+  }
+  return { ...rows, logM, logX, xIndex, distinctX: Float64Array.from(where.keys()) };
+}
+
+function sumLogLik({ p, q, v }: GammaGammaParams, rows: PreparedRows): number {
+  const lgQ = lgammaFn(q);
+  const qLogV = q * log(v);
+  const head = new Float64Array(rows.distinctX.length);
+  for (let j = 0; j < head.length; j++) {
+    const px = p * rows.distinctX[j]!;
+    head[j] = lgammaFn(px + q) - lgammaFn(px) - lgQ + qLogV;
+  }
+  const { x, m, w, logM, logX, xIndex } = rows;
+  let ll = 0;
+  for (let i = 0; i < x.length; i++) {
+    const px = p * x[i]!;
+    ll += w[i]! * (head[xIndex[i]!]! + (px - 1) * logM[i]! + px * logX[i]! - (px + q) * log(x[i]! * m[i]! + v));
+  }
+  return ll;
+}
+
 /** Keeps x > 0 rows; x = 0 rows carry no spend information, so callers may pass every customer. */
-function repeatRows(data: GammaGammaData): Rows {
+function repeatRows(data: GammaGammaData): PreparedRows {
   const n = data.x.length;
   if (data.m.length !== n || (data.weights && data.weights.length !== n)) {
     throw new RangeError('Gamma-Gamma data: x, m (and weights) must have equal length');
@@ -61,15 +105,7 @@ function repeatRows(data: GammaGammaData): Rows {
     rows.m.push(m);
     rows.w.push(w);
   }
-  return rows;
-}
-
-function sumLogLik(params: GammaGammaParams, rows: Rows): number {
-  const lgQ = lgamma(params.q);
-  const qLogV = params.q * log(params.v);
-  let ll = 0;
-  for (let i = 0; i < rows.x.length; i++) ll += rows.w[i]! * rowLogLik(params, rows.x[i]!, rows.m[i]!, lgQ, qLogV);
-  return ll;
+  return prepare(rows);
 }
 
 export function gammaGammaLogLikelihood(params: GammaGammaParams, data: GammaGammaData): number {

@@ -100,6 +100,12 @@ export interface NelderMeadOptions {
   maxIterations?: number;
   /** Fresh-simplex restarts from the best point; stops early once a restart no longer improves f. */
   restarts?: number;
+  /**
+   * Stop a run once the best point has not improved for this many iterations (default 200). On a flat ridge
+   * (e.g. Gamma-Gamma's q, v → ∞ when spend barely varies) the objective is rounding noise and the simplex
+   * never meets xTol: without this a fit spends every allowed iteration shuffling points around the same best.
+   */
+  stallIterations?: number;
 }
 
 export interface MinimizeResult {
@@ -110,7 +116,7 @@ export interface MinimizeResult {
 }
 
 /** One Nelder–Mead run (standard coefficients 1, 2, 0.5, 0.5). Non-finite f counts as +Infinity. */
-function nelderMeadOnce(f: (x: number[]) => number, x0: number[], step: number, fTol: number, xTol: number, maxIter: number): MinimizeResult {
+function nelderMeadOnce(f: (x: number[]) => number, x0: number[], step: number, fTol: number, xTol: number, maxIter: number, stall: number): MinimizeResult {
   const n = x0.length;
   const safe = (x: number[]): number => {
     const v = f(x);
@@ -126,9 +132,15 @@ function nelderMeadOnce(f: (x: number[]) => number, x0: number[], step: number, 
   const order = pts.map((_, i) => i);
   const lerp = (from: number[], to: number[], t: number): number[] => from.map((v, i) => v + t * (to[i]! - v));
   let iter = 0;
+  let bestSeen = POS_INF;
+  let bestAt = 0;
   for (; iter < maxIter; iter++) {
     order.sort((i, j) => vals[i]! - vals[j]!);
     const best = order[0]!;
+    if (vals[best]! < bestSeen) {
+      bestSeen = vals[best]!;
+      bestAt = iter;
+    } else if (iter - bestAt >= stall) break;
     const worst = order[n]!;
     const second = order[n - 1]!;
     let fSpread = 0;
@@ -180,15 +192,19 @@ export function nelderMead(f: (x: number[]) => number, x0: number[], opts: Nelde
   const xTol = opts.xTol ?? 1e-8;
   const maxIter = opts.maxIterations ?? 20_000;
   const restarts = opts.restarts ?? 5;
-  let best = nelderMeadOnce(f, x0, step, fTol, xTol, maxIter);
+  const stall = opts.stallIterations ?? 200;
+  let best = nelderMeadOnce(f, x0, step, fTol, xTol, maxIter, stall);
   let iterations = best.iterations;
   // Converged means: the last run met the tolerances AND a restart confirmed it.
   let converged = restarts === 0 && best.converged;
   for (let k = 0; k < restarts; k++) {
-    const next = nelderMeadOnce(f, best.x, step / 4, fTol, xTol, maxIter);
+    const next = nelderMeadOnce(f, best.x, step / 4, fTol, xTol, maxIter, stall);
     iterations += next.iterations;
     const improvement = best.fx - next.fx;
+    // Back at the very same point: every further restart would replay this one exactly (deterministic).
+    const same = next.x.every((v, d) => v === best.x[d]);
     if (next.fx <= best.fx) best = next;
+    if (same && !next.converged) break;
     if (next.converged && improvement <= fTol * (1 + abs(best.fx)) * 10) {
       converged = true;
       break;

@@ -76,6 +76,9 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
     // The run reported the trees phase while the children worked.
     expect(seen.some((p) => p > 0.1 && p < 0.85)).toBe(true);
     const kids = await children(app, run.id);
+    // The histories were loaded by 3 range jobs first.
+    const loads = await app.db.prisma.jobRun.findMany({ where: { name: 'models.train-load', payload: { path: ['trainRunId'], equals: run.id } } });
+    expect(loads.map((k) => k.state)).toEqual(['completed', 'completed', 'completed']);
     expect(kids.map((k) => k.state)).toEqual(['completed', 'completed', 'completed']);
     expect(new Set(kids.map((k) => k.workerId)).size).toBeGreaterThanOrEqual(2);
     expect(await app.db.prisma.modelVersion.count({ where: { jobRunId: run.id } })).toBe(1);
@@ -124,6 +127,18 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
     const failed = await poll(async () => (await children(app, run.id)).find((k) => k.state === 'failed'), 10_000);
     expect(failed.attempts).toBe(3);
     expect(kids.filter((k) => k.state === 'completed')).toHaveLength(2);
+    expect(await app.db.prisma.jobBlob.count({ where: { runId: run.id } })).toBe(0);
+  }, 240_000);
+
+  it('a history range that fails for good fails the run before any version row, champion untouched', async () => {
+    const before = await champion(app);
+    const run = await train({ fanout: 3, drill: { failRange: 2 } });
+    const done = await wait(run.id);
+    expect(done.state).toBe('failed');
+    expect(done.error).toMatch(/history ranges 2 of 3 failed for good/);
+    expect(await champion(app)).toBe(before);
+    expect(await app.db.prisma.modelVersion.count({ where: { jobRunId: run.id } })).toBe(0);
+    expect(await children(app, run.id)).toHaveLength(0);
     expect(await app.db.prisma.jobBlob.count({ where: { runId: run.id } })).toBe(0);
   }, 240_000);
 

@@ -11,7 +11,7 @@ import {
   type BgNbdParams,
 } from '../../src/models/bgnbd';
 import { customerLifetimeValue, expectedAverageSpend, fitGammaGamma, type GammaGammaFit } from '../../src/models/gamma-gamma';
-import { hyp2f1, lgamma } from '../../src/models/numeric';
+import { hyp2f1, lgamma, nelderMead } from '../../src/models/numeric';
 
 // Committed fixture (scripts/make-cdnow-fixture.ts): unique [x, tx, T, m, count] rows, weeks.
 interface Fixture {
@@ -186,5 +186,52 @@ describe('Gamma-Gamma on the 946 CDNOW repeat buyers (Fader & Hardie 2013)', () 
     const discounted = customerLifetimeValue(bg, gg, c, 52, { discountRate: 0.01, step: month });
     expect(discounted).toBeLessThan(plain);
     expect(discounted).toBeGreaterThan(plain / 1.01 ** 12);
+  });
+});
+
+describe('fast likelihoods', () => {
+  // The fits evaluate lgamma/log terms once per distinct x, tx, T (BG/NBD) or x (Gamma-Gamma) and combine them in
+  // the per-row formula's order: the optimiser must walk exactly the path it walks on the plain per-row sums.
+  const clock = { x: [0, 1, 1, 2, 5, 0, 3, 1, 2, 7], tx: [0, 3, 3, 10, 20, 0, 15, 1, 9, 30], T: [5, 10, 10, 30, 30, 12, 30, 4, 30, 31] };
+
+  test('BG/NBD fit equals Nelder–Mead on the plain likelihood, bit for bit', () => {
+    for (const d of [data, clock]) {
+      const c = compressBgNbd(d);
+      let total = 0;
+      let sumT = 0;
+      c.weights.forEach((w, i) => ((total += w), (sumT += w * c.T[i]!)));
+      const fromLog = (v: number[]): BgNbdParams => ({ r: Math.exp(v[0]!), alpha: Math.exp(v[1]!), a: Math.exp(v[2]!), b: Math.exp(v[3]!) });
+      const ref = nelderMead((v) => -bgNbdLogLikelihood(fromLog(v), c) / total, [0, Math.log(sumT / total), 0, 0], { maxIterations: 1500, restarts: 1 });
+      const got = fitBgNbd(d, { initial: { r: 1, alpha: sumT / total, a: 1, b: 1 }, maxIterations: 1500, restarts: 1 });
+      expect([got.r, got.alpha, got.a, got.b]).toEqual(Object.values(fromLog(ref.x)));
+    }
+  });
+
+  test('Gamma-Gamma fit equals Nelder–Mead on the plain likelihood, bit for bit', () => {
+    const m = col(3);
+    const rows = data.x.map((x, i) => ({ x, m: m[i]!, w: data.weights[i]! })).filter((r) => r.x > 0);
+    const total = rows.reduce((s, r) => s + r.w, 0);
+    const plain = (z: number[]) => {
+      const [p, q, v] = z.map(Math.exp) as [number, number, number];
+      let ll = 0;
+      for (const { x, m: mm, w } of rows) {
+        const px = p * x;
+        ll += w * (lgamma(px + q) - lgamma(px) - lgamma(q) + q * Math.log(v) + (px - 1) * Math.log(mm) + px * Math.log(x) - (px + q) * Math.log(x * mm + v));
+      }
+      return -ll / total;
+    };
+    const meanM = rows.reduce((s, r) => s + r.w * r.m, 0) / total;
+    const ref = nelderMead(plain, [Math.log(2), Math.log(3), Math.log(meanM)], { maxIterations: 1500 });
+    const got = fitGammaGamma({ x: data.x, m, weights: data.weights }, { maxIterations: 1500 });
+    expect([got.p, got.q, got.v]).toEqual(ref.x.map(Math.exp));
+  });
+
+  test('a restart that lands on the same point ends the restarts (later ones would replay it)', () => {
+    let calls = 0;
+    // Flat at double precision in the second coordinate: the simplex never meets xTol along it.
+    const f = (v: number[]) => (calls++, (v[0]! - 1) ** 2 + 1e-300 * v[1]!);
+    const res = nelderMead(f, [0, 0], { restarts: 5, maxIterations: 20_000 });
+    expect(res.x[0]).toBeCloseTo(1, 6);
+    expect(calls).toBeLessThan(5_000);
   });
 });

@@ -6,7 +6,9 @@ import {
   type Role,
   capturingTrainer,
   decodeFits,
+  decodeHistories,
   decodeRoleSet,
+  encodeHistories,
   encodeFits,
   encodeRoleSet,
   fitCache,
@@ -99,5 +101,28 @@ describe('fan-out training (pure)', () => {
     const back = decodeRoleSet(encodeRoleSet(set));
     expect(summarize(back)).toEqual(summarize(set));
     expect(Array.from(back.y)).toEqual(Array.from(set.y));
+  });
+
+  it('round-trips histories exactly (as the load jobs hand them to the rows step and the merge)', () => {
+    const shaped: History[] = [
+      { key: '7', events: [], attrs: { birthYear: null, region: null, signupAt: null } },
+      {
+        key: '8',
+        events: [
+          { at: Date.UTC(2020, 1, 2, 3, 4, 5, 6), amount: 0.1 + 0.2, kind: 'purchase', productId: 'p1', category: null, quantity: 2 },
+          { at: Date.UTC(2020, 2, 2), amount: -0, kind: 'refund', productId: null, category: 'c€', quantity: 1 },
+        ],
+        attrs: { birthYear: 1980, region: 'north', signupAt: Date.UTC(2019, 0, 1) },
+      },
+    ];
+    expect(decodeHistories(encodeHistories(shaped))).toEqual(shaped);
+    expect(Object.is(decodeHistories(encodeHistories(shaped))[1]!.events[1]!.amount, -0)).toBe(true);
+    // Rows built from decoded histories are the very rows built from the originals.
+    const rowsOf = (hs: History[]) => {
+      const cap = capturingTrainer();
+      expect(() => trainClvForest(hs, CUTOFF, { ...opts, trainForest: cap.trainer })).toThrow(TrainingHandedOff);
+      return cap.sets.map(summarize);
+    };
+    expect(rowsOf(decodeHistories(encodeHistories(histories)))).toEqual(rowsOf(histories));
   });
 });

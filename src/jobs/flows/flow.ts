@@ -39,6 +39,8 @@ export interface FlowJob {
   name: string;
   payload: unknown;
   attempts: number;
+  /** A run that chains flows needs a distinct BullMQ job id per parent (default 'parent'). */
+  parentKey?: string;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function addFlow(db: PrismaClient, parent: FlowJob, children: reado
   const producer = new FlowProducer({ connection: redisConnection(env.REDIS_URL, false), prefix: env.QUEUE_PREFIX });
   producer.on('error', () => {});
   const opts = (j: FlowJob) => ({
-    jobId: j.runId === parent.runId ? flowRunId(parent.runId, 'parent') : j.runId,
+    jobId: j.runId === parent.runId ? flowRunId(parent.runId, parent.parentKey ?? 'parent') : j.runId,
     attempts: j.attempts,
     backoff: { type: 'exponential' as const, delay: 1000 },
     removeOnComplete: { count: 1000 },

@@ -11,11 +11,15 @@ type Db = Pick<PrismaClient, '$executeRaw' | '$queryRaw' | '$transaction' | 'job
 export async function putBlob(db: Db, runId: string, name: string, value: Uint8Array): Promise<void> {
   const parts: Uint8Array[] = [];
   for (let off = 0; off < value.length || parts.length === 0; off += PART_BYTES) parts.push(value.subarray(off, off + PART_BYTES));
-  // Replacing all parts in one transaction: a retried writer never leaves a mix of two attempts behind.
-  await db.$transaction([
-    db.jobBlob.deleteMany({ where: { runId, name } }),
-    ...parts.map((data, seq) => db.jobBlob.create({ data: { runId, name, seq, data: new Uint8Array(data) } })),
-  ]);
+  // Replacing all parts in one transaction: a retried writer never leaves a mix of two attempts behind. Tens of
+  // MB take seconds on a busy server: Prisma's default 5 s transaction timeout failed whole training runs.
+  await db.$transaction(
+    async (tx) => {
+      await tx.jobBlob.deleteMany({ where: { runId, name } });
+      for (const [seq, data] of parts.entries()) await tx.jobBlob.create({ data: { runId, name, seq, data: new Uint8Array(data) } });
+    },
+    { maxWait: 60_000, timeout: 600_000 },
+  );
 }
 
 export async function getBlob(db: Db, runId: string, name: string): Promise<Buffer | null> {

@@ -137,3 +137,71 @@ function bytesOf(a: Float64Array): Buffer {
 function sortedJson(o: object): unknown {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }
+
+/**
+ * Binary form of histories for job_blobs (training's load children → rows step and merge): a JSON header with
+ * keys, attributes, event counts and strings, then every event's time, amount and quantity as float64 (exact,
+ * -0 and NaN included). Decoding gives objects shaped like historyBatches' (same fields, same order).
+ */
+export function encodeHistories(histories: readonly History[]): Buffer {
+  let n = 0;
+  for (const h of histories) n += h.events.length;
+  const nums = new Float64Array(n * 3);
+  const kinds: string[] = [];
+  const products: (string | null)[] = [];
+  const categories: (string | null)[] = [];
+  let i = 0;
+  for (const h of histories) {
+    for (const e of h.events) {
+      nums[i * 3] = e.at;
+      nums[i * 3 + 1] = e.amount;
+      // NaN stands for a missing quantity.
+      nums[i * 3 + 2] = e.quantity ?? Number.NaN;
+      kinds.push(e.kind === 'refund' ? 'r' : 'p');
+      products.push(e.productId ?? null);
+      categories.push(e.category ?? null);
+      i++;
+    }
+  }
+  const header = {
+    keys: histories.map((h) => h.key),
+    attrs: histories.map((h) => [h.attrs.birthYear ?? null, h.attrs.region ?? null, h.attrs.signupAt ?? null]),
+    counts: histories.map((h) => h.events.length),
+    kinds: kinds.join(''),
+    products,
+    categories,
+  };
+  return withHeader(header, bytesOf(nums));
+}
+
+export function decodeHistories(buf: Buffer): History[] {
+  const { header, body } = readHeader<{ keys: string[]; attrs: [number | null, string | null, number | null][]; counts: number[]; kinds: string; products: (string | null)[]; categories: (string | null)[] }>(buf);
+  const nums = new Float64Array(body.length / 8);
+  Buffer.from(nums.buffer).set(body);
+  const out: History[] = [];
+  let i = 0;
+  header.keys.forEach((key, c) => {
+    const [birthYear, region, signupAt] = header.attrs[c]!;
+    const events = new Array(header.counts[c]!);
+    for (let k = 0; k < events.length; k++, i++) {
+      const q = nums[i * 3 + 2]!;
+      events[k] = { at: nums[i * 3]!, amount: nums[i * 3 + 1]!, kind: header.kinds[i] === 'r' ? 'refund' : 'purchase', productId: header.products[i]!, category: header.categories[i]!, quantity: Number.isNaN(q) ? undefined : q };
+    }
+    out.push({ key, events, attrs: { birthYear, region, signupAt } });
+  });
+  return out;
+}
+
+function withHeader(header: unknown, body: Buffer): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(json.length);
+  const pad = Buffer.alloc((8 - ((4 + json.length) % 8)) % 8, 0x20);
+  return Buffer.concat([len, json, pad, body]);
+}
+
+function readHeader<T>(buf: Buffer): { header: T; body: Buffer } {
+  const n = buf.readUInt32LE(0);
+  const header = JSON.parse(buf.subarray(4, 4 + n).toString()) as T;
+  return { header, body: buf.subarray(4 + n + ((8 - ((4 + n) % 8)) % 8)) };
+}

@@ -47,6 +47,8 @@ interface Hooks {
   trainForest?: ForestTrainer;
   /** Scale-out: baseline fits computed by other workers (ClvTrainOptions.fitBaselines). */
   fitBaselines?: ClvTrainOptions['fitBaselines'];
+  /** Scale-out: the histories before the cutoff, loaded by other workers (same order as loadAllHistories). */
+  histories?: History[];
 }
 
 export async function loadAllHistories(db: PrismaClient, before: Date): Promise<History[]> {
@@ -67,7 +69,7 @@ export async function trainModelVersion(db: PrismaClient, req: TrainRequest, hoo
     if (hooks.signal?.aborted) throw new Error('training aborted (worker shutting down)');
   };
   hooks.progress(0.01, 'loading histories');
-  const histories = await loadAllHistories(db, cutoff);
+  const histories = hooks.histories ?? (await loadAllHistories(db, cutoff));
   const holdoutEvery = Math.max(2, Math.round(1 / (req.holdoutFraction ?? 0.2)));
   const trainKeys = new Set(histories.filter((h) => hashKey(h.key) % holdoutEvery !== 0).map((h) => h.key));
   const params = { target: req.target ?? 'log1p', forest: req.forest ?? {}, holdoutEvery, metric: req.metric ?? 'normalizedGini' };
