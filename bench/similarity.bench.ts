@@ -12,8 +12,9 @@
  *
  *   npx tsx bench/similarity.bench.ts [--customers 100000] [--queries 200] [--m 16] [--ef-construction 64]
  *     [--ef-search 100] [--ef-search-filtered 200] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
+ *     [--name NAME] (name the new database, e.g. vg_h6_sim_a; default vg_bench_sim_<random>)
  *     [--db NAME]   (reuse a database kept by --keep: no load, no index build; dropped at the end unless --keep)
- *     [--only TEXT] (only the cases whose name contains TEXT)
+ *     [--only TEXT] (only the cases whose name contains TEXT; several separated by |)
  */
 import crypto from 'node:crypto';
 import * as os from 'node:os';
@@ -88,12 +89,15 @@ interface Case {
   by: SimilarityMode;
   filter: SimilarityFilter | null;
   cfg?: Partial<SimilarityConfig>;
+  /** BLEND semantic weight (default 0.5) */
+  w?: number;
 }
 
 async function runCase(p: PrismaClient, cfg: SimilarityConfig, c: Case, queries: number[]): Promise<void> {
   const sem: Space = { kind: 'semantic', key: MODEL, dim: SEM_DIM };
   const beh: Space = { kind: 'behavior', key: FEATURE_SET, dim: BEHAVIOR_DIM };
   const conf = { ...cfg, ...c.cfg };
+  const w = c.w ?? 0.5;
   const tAnn: number[] = [];
   const tExact: number[] = [];
   let recall = 0;
@@ -101,7 +105,7 @@ async function runCase(p: PrismaClient, cfg: SimilarityConfig, c: Case, queries:
   const strategies: Record<string, number> = {};
   for (const id of queries) {
     let t = performance.now();
-    const r = await similarCustomers(p, conf, { customerId: id, k: K, by: c.by, filter: c.filter, semanticWeight: 0.5 });
+    const r = await similarCustomers(p, conf, { customerId: id, k: K, by: c.by, filter: c.filter, semanticWeight: w });
     tAnn.push(performance.now() - t);
     strategies[r.strategy] = (strategies[r.strategy] ?? 0) + 1;
     const vec = async (s: Space) =>
@@ -110,7 +114,7 @@ async function runCase(p: PrismaClient, cfg: SimilarityConfig, c: Case, queries:
     const qs = c.by === 'BEHAVIOR' ? null : await vec(sem);
     const qb = c.by === 'SEMANTIC' ? null : await vec(beh);
     const sql: Prisma.Sql =
-      c.by === 'BLEND' ? exactBlendSql(sem, qs!, beh, qb!, 0.5, K, [id], c.filter) : exactSql(c.by === 'SEMANTIC' ? sem : beh, (qs ?? qb)!, K, [id], c.filter);
+      c.by === 'BLEND' ? exactBlendSql(sem, qs!, beh, qb!, w, K, [id], c.filter) : exactSql(c.by === 'SEMANTIC' ? sem : beh, (qs ?? qb)!, K, [id], c.filter);
     t = performance.now();
     const truth = await p.$queryRaw<{ customer_id: number; distance?: number; semantic?: number; behavior?: number }[]>(sql);
     tExact.push(performance.now() - t);
@@ -118,7 +122,7 @@ async function runCase(p: PrismaClient, cfg: SimilarityConfig, c: Case, queries:
     recall += r.hits.filter((h) => want.has(h.customerId)).length / Math.max(1, want.size);
     // ann-benchmarks' k-NN recall: a hit counts when it is no farther than the true k-th neighbour (+1e-3 relative),
     // so exchanging near-equidistant neighbours (float32 index vs float8 truth) is not counted as a miss.
-    const tdist = truth.map((x) => (c.by === 'BLEND' ? 0.5 * Number(x.semantic) + 0.5 * Number(x.behavior) : Number(x.distance)));
+    const tdist = truth.map((x) => (c.by === 'BLEND' ? w * Number(x.semantic) + (1 - w) * Number(x.behavior) : Number(x.distance)));
     const kth = tdist.length ? Math.max(...tdist) : 0;
     if (tdist.every(Number.isFinite)) distRecall += r.hits.filter((h) => h.distance <= kth * (1 + 1e-3) + 1e-6).length / Math.max(1, truth.length);
   }
@@ -130,8 +134,9 @@ async function runCase(p: PrismaClient, cfg: SimilarityConfig, c: Case, queries:
 
 async function main(): Promise<void> {
   const reuse = arg('db', '');
-  const name = reuse || `vg_bench_sim_${crypto.randomBytes(4).toString('hex')}`;
-  if (!/^vg_bench_sim_[0-9a-f]+$/.test(name)) throw new Error(`--db must name a vg_bench_sim_* database`);
+  const name = reuse || arg('name', `vg_bench_sim_${crypto.randomBytes(4).toString('hex')}`);
+  // Only throw-away benchmark databases: vg_bench_sim_* or a helper's own vg_<tag>_sim_*.
+  if (!/^vg_(bench|[a-z0-9]+_sim)_[0-9a-z_]+$/.test(name)) throw new Error(`--db/--name must name a vg_bench_sim_* or vg_<tag>_sim_* database`);
   const admin = new Client({ connectionString: ADMIN });
   await admin.connect();
   if (!reuse) await admin.query(`create database ${name}`);
@@ -202,11 +207,18 @@ async function measure(p: PrismaClient): Promise<void> {
     { name: 'BEHAVIOR, region 10%', by: 'BEHAVIOR', filter: { region: ['r10'] } },
     { name: 'BLEND (w 0.5)', by: 'BLEND', filter: null },
     { name: 'BLEND, region 10%', by: 'BLEND', filter: { region: ['r10'] } },
+    { name: 'BLEND, region 1%', by: 'BLEND', filter: { region: ['r1'] } },
+    ...[0, 50].map((n): Case => ({ name: `BLEND, region 10%, ${n} profile candidates`, by: 'BLEND', filter: { region: ['r10'] }, cfg: { blendCandidatesFiltered: n } })),
+    // The blend index alone (before issue 6's pooling): recall stops near 0.9 whatever the beam.
+    ...[100, 400].map((ef): Case => ({ name: `BLEND, blend index alone, ef_search ${ef}`, by: 'BLEND', filter: null, cfg: { blendCandidates: 0, efSearch: ef } })),
+    ...[100, 300].map((n): Case => ({ name: `BLEND, ${n} profile candidates`, by: 'BLEND', filter: null, cfg: { blendCandidates: n } })),
+    ...[20, 100].map((ef): Case => ({ name: `BLEND, pooled ef_search ${ef}`, by: 'BLEND', filter: null, cfg: { blendEfSearch: ef } })),
+    ...[0.3, 0.7].map((w): Case => ({ name: `BLEND (w ${w})`, by: 'BLEND', filter: null, w })),
+    { name: 'BLEND (w 0.7), blend index alone', by: 'BLEND', filter: null, w: 0.7, cfg: { blendCandidates: 0 } },
     ...[40, 64, 200].map((ef): Case => ({ name: `SEMANTIC, ef_search ${ef}`, by: 'SEMANTIC', filter: null, cfg: { efSearch: ef } })),
-    ...[200, 400, 800].map((ef): Case => ({ name: `BLEND, ef_search ${ef}`, by: 'BLEND', filter: null, cfg: { efSearch: ef } })),
   ];
-  const only = arg('only', '');
-  for (const c of cases) if (!only || c.name.includes(only)) await runCase(p, cfg, c, queries);
+  const only = arg('only', '').split('|').filter(Boolean);
+  for (const c of cases) if (!only.length || only.some((o) => c.name.includes(o))) await runCase(p, cfg, c, queries);
   console.log(`\nload after: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 }
 

@@ -4,7 +4,7 @@ import { castVector, parseVector } from '../db/vector';
 import { badInput, DomainError } from '../lib/errors';
 import { BEHAVIOR_DIM, centroid } from './behavior-vectors';
 import {
-  annSql, blendSql, exactSql, hasFilter, inSpace, MAX_FILTER_VALUES, selectiveSql, type SimilarityFilter, type Space, table,
+  annSql, blendSql, exactSql, hasFilter, inSpace, MAX_FILTER_VALUES, selectiveSql, semanticCandidates, type SimilarityFilter, type Space, table,
 } from './similarity.sql';
 
 export type { SimilarityFilter } from './similarity.sql';
@@ -22,6 +22,18 @@ export interface SimilarityConfig {
   efSearchFiltered?: number;
   /** Filters passing fewer than this share of customers go straight to the exact scan. */
   exactBelow?: number;
+  /**
+   * BLEND: at most this many profile-nearest customers pooled with the blend index's k nearest and re-ranked
+   * exactly (semanticCandidates: all of them from semantic weight 0.5 on, none at 0.25 and below); 0 = blend index alone.
+   */
+  blendCandidates?: number;
+  /**
+   * The same under a (non-selective) filter: the profile scan then walks about 1/share candidates per match, so
+   * the pool is kept smaller; default an eighth of blendCandidates.
+   */
+  blendCandidatesFiltered?: number;
+  /** hnsw.ef_search of the pooled BLEND scans (both, one statement); iterative scans carry them past it. */
+  blendEfSearch?: number;
 }
 
 export interface SimilarCustomerHit {
@@ -39,7 +51,7 @@ export interface SimilarityResult {
 }
 
 export const MAX_K = 1000;
-export const DEFAULTS = { efSearch: 100, exactBelow: 0.03 };
+export const DEFAULTS = { efSearch: 100, exactBelow: 0.03, blendCandidates: 200, blendEfSearch: 40 };
 
 interface BothRow {
   customer_id: number;
@@ -157,9 +169,15 @@ async function nearest(db: Db, cfg: SimilarityConfig, q: Query): Promise<Similar
 
   if (blend) {
     const toBlendHit = (r: BothRow & { distance: number }) => hit(r.customer_id, Number(r.semantic), Number(r.behavior), Number(r.distance));
-    const sql = (exact: boolean) => blendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, exact);
+    const most = cfg.blendCandidates ?? DEFAULTS.blendCandidates;
+    const pooled = semanticCandidates(q.semanticWeight, q.k, hasFilter(q.filter) ? (cfg.blendCandidatesFiltered ?? Math.round(most / 8)) : most);
+    const sql = (exact: boolean) => blendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, exact, pooled);
     if (!selective) {
-      const rows = await withHnsw(db, cfg, q.k, hasFilter(q.filter), (tx) => tx.$queryRaw<(BothRow & { distance: number })[]>(sql(false)));
+      // The pool is re-ranked exactly, so a narrow beam suffices (candidates matter, not their order), and it asks
+      // for more rows than ef anyway: the iterative scans supply them.
+      const blendEf = cfg.blendEfSearch ?? DEFAULTS.blendEfSearch;
+      const ef = pooled ? (hasFilter(q.filter) ? 2 * blendEf : blendEf) : efSearch(cfg, q.k, hasFilter(q.filter));
+      const rows = await withHnsw(db, ef, (tx) => tx.$queryRaw<(BothRow & { distance: number })[]>(sql(false)));
       if (rows.length >= q.k) return { hits: rows.map(toBlendHit), strategy: 'hnsw' };
     }
     const rows = await db.$queryRaw<(BothRow & { distance: number })[]>(sql(true));
@@ -172,7 +190,7 @@ async function nearest(db: Db, cfg: SimilarityConfig, q: Query): Promise<Similar
     return hit(r.customer_id, space.kind === 'semantic' ? d : null, space.kind === 'behavior' ? d : null, d);
   };
   if (!selective) {
-    const rows = await withHnsw(db, cfg, q.k, hasFilter(q.filter), (tx) => tx.$queryRaw<{ customer_id: number; distance: number }[]>(annSql(space, v, q.k, q.exclude, q.filter)));
+    const rows = await withHnsw(db, efSearch(cfg, q.k, hasFilter(q.filter)), (tx) => tx.$queryRaw<{ customer_id: number; distance: number }[]>(annSql(space, v, q.k, q.exclude, q.filter)));
     if (rows.length >= q.k) return { hits: rows.map(toHit), strategy: 'hnsw' };
   }
   const rows = await db.$queryRaw<{ customer_id: number; distance: number }[]>(exactSql(space, v, q.k, q.exclude, q.filter));
@@ -184,11 +202,14 @@ async function nearest(db: Db, cfg: SimilarityConfig, q: Query): Promise<Similar
  * graph while the filter or the exclusions discard candidates, in strict distance order, up to
  * hnsw.max_scan_tuples — past that fewer than k rows come back and the caller falls back to the exact scan.
  */
-async function withHnsw<T>(db: Db, cfg: SimilarityConfig, k: number, filtered: boolean, fn: (tx: Tx) => Promise<T>): Promise<T> {
+function efSearch(cfg: SimilarityConfig, k: number, filtered: boolean): number {
   // A filter discards candidates the graph walk already paid for; a wider beam keeps recall up (BENCHMARKS.md).
   const plain = cfg.efSearch ?? DEFAULTS.efSearch;
-  const base = filtered ? (cfg.efSearchFiltered ?? 2 * plain) : plain;
-  const ef = Math.min(1000, Math.max(k, Math.round(base)));
+  return Math.max(k, Math.round(filtered ? (cfg.efSearchFiltered ?? 2 * plain) : plain));
+}
+
+async function withHnsw<T>(db: Db, efSearch: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const ef = Math.min(1000, Math.max(1, Math.round(efSearch)));
   return db.$transaction(async (tx) => {
     // set_config(..., true) is SET LOCAL: one round trip for both, the value a bind parameter.
     await tx.$queryRaw`select set_config('hnsw.ef_search', ${String(ef)}, true), set_config('hnsw.iterative_scan', 'strict_order', true)`;

@@ -120,25 +120,65 @@ export function blendQuery(qs: ArrayLike<number>, qb: ArrayLike<number>, w: numb
 }
 
 /**
+ * Semantic candidates to add to the blend index's own for weight w: none while behaviour dominates (the blend
+ * graph alone finds those, recall@10 0.996 at w 0.3), up to `max` from w 0.5 on (BENCHMARKS.md "Similar
+ * customers": the blend graph misses customers near in profile only, more so the heavier the profile weighs).
+ */
+export function semanticCandidates(w: number, k: number, max: number): number {
+  const ramp = Math.min(1, Math.max(0, (w - 0.25) / 0.25));
+  return ramp > 0 && max > 0 ? Math.max(k, Math.round(ramp * Math.max(max, k))) : 0;
+}
+
+/**
  * BLEND through customer_blend_vectors ([profile ; behaviour], inner-product HNSW): nearest by
  * 1 + (v <#> [w·qs ; (1 − w)·qb]) = w·semantic + (1 − w)·behaviour distance, with both parts read back from the
  * row (subvector) for the answer. `exact`: over the filtered set, ordered by an expression the index cannot serve.
+ *
+ * With `candidates` > 0 (index path), the blend index's k nearest are pooled with the `candidates` nearest by
+ * profile (the profile HNSW) and the pool is re-ranked exactly by the blend row of each (primary-key lookups): the
+ * blend graph reliably finds customers near in both spaces, but reaches only part of the plateau of customers near
+ * in one space only, and a larger beam does not help (BENCHMARKS.md). Only customers with a blend row, i.e. both
+ * vectors, can come back, as in the other paths.
  */
 export function blendSql(
   sem: Space, qs: ArrayLike<number>, beh: Space, qb: ArrayLike<number>, w: number, k: number, exclude: readonly number[], f: SimilarityFilter | null, exact: boolean,
+  candidates = 0,
 ): Prisma.Sql {
   const dim = sem.dim + beh.dim;
-  const ip = Prisma.sql`${castVector('v.embedding', dim)} <#> ${vectorParam(blendQuery(qs, qb, w), dim)}`;
+  const bq = vectorParam(blendQuery(qs, qb, w), dim);
+  const ip = Prisma.sql`${castVector('v.embedding', dim)} <#> ${bq}`;
   const filtered = hasFilter(f);
+  const parts = Prisma.sql`(subvector(v.embedding, 1, ${dimSql(sem.dim)})::vector(${dimSql(sem.dim)}) <=> ${vectorParam(qs, sem.dim)})::float8 as semantic,
+      (subvector(v.embedding, ${dimSql(sem.dim + 1)}, ${dimSql(beh.dim)})::vector(${dimSql(beh.dim)}) <=> ${vectorParam(qb, beh.dim)})::float8 as behavior`;
+  const inBlend = Prisma.sql`v.dim = ${dimSql(dim)} and v.model = ${sem.key}`;
+  if (!exact && candidates > 0) {
+    const filter = (alias: string) => (filtered ? Prisma.sql`and ${Prisma.raw(alias)}.customer_id in (${filteredIds(f!)})` : Prisma.empty);
+    return Prisma.sql`
+      with pool as (
+        (select v.customer_id from customer_blend_vectors v
+         where ${inBlend} and ${notIn('v', exclude)} ${filter('v')}
+         order by ${ip} limit ${k})
+        union
+        (select p.customer_id from ${table(sem)} p
+         where ${inSpace(sem, 'p')} and ${notIn('p', exclude)} ${filter('p')}
+         order by ${distance(sem, 'p', qs)} limit ${candidates})
+      ), top as (
+        select v.customer_id, v.embedding, (1 + (${ip}))::float8 as distance
+        from pool join customer_blend_vectors v on v.customer_id = pool.customer_id and ${inBlend}
+        order by (${ip}) + 0, v.customer_id
+        limit ${k}
+      )
+      select v.customer_id, v.distance, ${parts}
+      from top v
+      order by v.distance, v.customer_id`;
+  }
   const from = exact && filtered ? Prisma.sql`(${filteredIds(f!)}) fi join customer_blend_vectors v on v.customer_id = fi.id` : Prisma.sql`customer_blend_vectors v`;
   const filter = !exact && filtered ? Prisma.sql`and v.customer_id in (${filteredIds(f!)})` : Prisma.empty;
   const order = exact ? Prisma.sql`(${ip}) + 0, v.customer_id` : ip;
   return Prisma.sql`
-    select v.customer_id, (1 + (${ip}))::float8 as distance,
-      (subvector(v.embedding, 1, ${dimSql(sem.dim)})::vector(${dimSql(sem.dim)}) <=> ${vectorParam(qs, sem.dim)})::float8 as semantic,
-      (subvector(v.embedding, ${dimSql(sem.dim + 1)}, ${dimSql(beh.dim)})::vector(${dimSql(beh.dim)}) <=> ${vectorParam(qb, beh.dim)})::float8 as behavior
+    select v.customer_id, (1 + (${ip}))::float8 as distance, ${parts}
     from ${from}
-    where v.dim = ${dimSql(dim)} and v.model = ${sem.key} and ${notIn('v', exclude)} ${filter}
+    where ${inBlend} and ${notIn('v', exclude)} ${filter}
     order by ${order}
     limit ${k}`;
 }

@@ -186,6 +186,18 @@ describe(`similar customers on ${backend}`, () => {
         }
         for (const h of r.hits) expect(h.distance).toBeCloseTo(w * h.semanticDistance! + (1 - w) * h.behaviorDistance!, 6);
       }
+      // Profile-heavy weights pool the profile index's candidates with the blend index's and re-rank them exactly.
+      const w7 = 0.7;
+      const want7 = pool.filter((i) => i !== q && i !== N - 1)
+        .map((i) => ({ i, d: w7 * cosDist(sem[q]!, sem[i]!) + (1 - w7) * cosDist(beh[q]!, beh[i]!) }))
+        .sort((x, y) => x.d - y.d).slice(0, 8).map((x) => ids[x.i]!);
+      for (const blendCandidates of [undefined, 0]) {
+        const r7 = await similarCustomers(p, { ...cfg, blendCandidates, blendCandidatesFiltered: blendCandidates }, { customerId: ids[q]!, k: 8, by: 'BLEND', semanticWeight: w7, filter: { region: [common] } });
+        expect(r7.strategy).toBe('hnsw');
+        expect(overlap(toIds(r7), want7)).toBeGreaterThanOrEqual(6);
+        expect(ascending(r7)).toBe(true);
+        for (const h of r7.hits) expect(h.distance).toBeCloseTo(w7 * h.semanticDistance! + (1 - w7) * h.behaviorDistance!, 5);
+      }
       // The blend rows follow their sources (triggers): customer 200 takes the query's own profile and behaviour.
       await p.$executeRaw`update customer_profile_embeddings set embedding = ${compactVectorLiteral(sem[q]!)}::vector where customer_id = ${ids[200]!} and model = ${cfg.semantic.model}`;
       await p.$executeRaw`update customer_behavior_vectors set embedding = ${compactVectorLiteral(beh[q]!)}::vector where customer_id = ${ids[200]!}`;

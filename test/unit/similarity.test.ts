@@ -4,7 +4,7 @@ import { FEATURE_NAMES, MISSING } from '../../src/features/features.definitions'
 import {
   BEHAVIOR_DIM, BEHAVIOR_FEATURES, BIAS, behaviorVector, centroid, CLIP, compactVectorLiteral, matchesSpec, StatsAccumulator, transformed,
 } from '../../src/similarity/behavior-vectors';
-import { blendQuery, exactSql, filteredIds, hasFilter, notIn } from '../../src/similarity/similarity.sql';
+import { blendQuery, blendSql, exactSql, filteredIds, hasFilter, notIn, semanticCandidates } from '../../src/similarity/similarity.sql';
 
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
 const cos = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((s, x, i) => s + x * b[i]!, 0) / (norm(a) * norm(b));
@@ -124,5 +124,32 @@ describe('similarity SQL', () => {
     expect(q.sql).toContain('customer_behavior_vectors v');
     expect(notIn('v', [7]).values).toEqual([7]);
     expect(notIn('v', [1, 2]).values).toEqual([JSON.stringify([1, 2])]);
+  });
+
+  it('BLEND pools profile candidates by weight: none while behaviour dominates, all of them from w 0.5, at least k', () => {
+    expect(semanticCandidates(0, 10, 200)).toBe(0);
+    expect(semanticCandidates(0.25, 10, 200)).toBe(0);
+    expect(semanticCandidates(0.375, 10, 200)).toBe(100);
+    expect(semanticCandidates(0.5, 10, 200)).toBe(200);
+    expect(semanticCandidates(1, 10, 200)).toBe(200);
+    expect(semanticCandidates(0.3, 100, 200)).toBe(100);
+    expect(semanticCandidates(0.5, 500, 200)).toBe(500);
+    expect(semanticCandidates(0.5, 10, 0)).toBe(0);
+  });
+
+  it('pooled BLEND: blend index and profile index candidates, re-ranked exactly on the blend rows, filter in both scans', () => {
+    const sem = { kind: 'semantic' as const, key: 'm', dim: 2 };
+    const beh = { kind: 'behavior' as const, key: 'f', dim: 3 };
+    const pooled = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], { region: ['x'] }, false, 200);
+    expect(pooled.sql).toContain('union');
+    expect(pooled.sql).toContain('customer_profile_embeddings p');
+    expect(pooled.sql).toMatch(/order by \(v\.embedding::vector\(5\) <#> .*\) \+ 0, v\.customer_id/);
+    expect(pooled.sql.match(/cu\.region in/g)).toHaveLength(2);
+    expect(pooled.values).toContain(200);
+    const alone = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], null, false, 0);
+    expect(alone.sql).not.toContain('union');
+    const exact = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], null, true, 200);
+    expect(exact.sql).not.toContain('union');
+    expect(exact.sql).toMatch(/\) \+ 0, v\.customer_id/);
   });
 });
