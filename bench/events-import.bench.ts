@@ -2,6 +2,8 @@
  * Event ingest through the CLI into PostgreSQL: `valuegraph import events FILE.ndjson`.
  *
  *   npx tsx bench/events-import.bench.ts [--events 500000] [--transactions 200000] [--customers 20000] [--batch-size 5000] [--repeat 1]
+ *     [--ab N] [--ab-only]
+ *   (VG_BENCH_PG_ADMIN_URL: server to use, default the local one; VG_BENCH_DB_PREFIX: name prefix of the temporary database)
  *
  * Generates a synthetic clickstream (NDJSON, roughly in time order, 8 event types, 10% searches with query text,
  * categories and a small properties object) and, as the baseline measured in the same run, a generic NDJSON
@@ -9,6 +11,9 @@
  * import starts from an empty database (a temporary one created here, customers truncated before every run) and
  * runs as a real CLI process; its summary reports time excluding start-up. Figures: rows written per second and
  * the events/transactions ratio; also the dry run (parse + validate, no writes) and a re-import (all unchanged).
+ * The events import runs twice from an empty database: through COPY (what the CLI does on PostgreSQL) and through
+ * the Prisma statement path (IMPORT_EVENTS_COPY=false, what it did before and still does on PGlite), so the
+ * before/after ratio comes from one run on one machine state.
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -33,6 +38,10 @@ const N_TX = Number(arg('transactions', '200000'));
 const N_CUSTOMERS = Number(arg('customers', '20000'));
 const BATCH = arg('batch-size', '5000');
 const REPEAT = Number(arg('repeat', '1'));
+/** --ab N: afterwards, N alternating pairs of the two events paths from an empty database (medians printed). */
+const AB = Number(arg('ab', '0'));
+/** --ab-only: only those pairs (skips the table). */
+const AB_ONLY = argv.includes('--ab-only');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vg-events-bench-'));
 
 const rng = new Rng(7);
@@ -89,11 +98,11 @@ function transactionLine(i: number): string {
   });
 }
 
-async function cli(url: string, entity: string, file: string, extra: string[] = []): Promise<ImportSummary> {
+async function cli(url: string, entity: string, file: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ImportSummary> {
   const r = await promisify(execFile)(
     path.join(ROOT, 'bin/valuegraph'),
     ['import', entity, file, '--batch-size', BATCH, '--json', '--no-progress', '--rejects', path.join(tmp, 'rejects.ndjson'), ...extra],
-    { cwd: ROOT, env: childEnv(url), maxBuffer: 1 << 24 },
+    { cwd: ROOT, env: { ...childEnv(url), ...env }, maxBuffer: 1 << 24 },
   ).catch((e: { stdout?: string; stderr?: string; code?: number }) => {
     if (e.code === 2 && e.stdout) return e as { stdout: string };
     throw new Error(`import failed: ${e.stderr}`);
@@ -116,8 +125,58 @@ async function truncate(url: string): Promise<void> {
   await c.end();
 }
 
-async function best(fn: () => Promise<ImportSummary>): Promise<ImportSummary> {
-  let out: ImportSummary | undefined;
+type Run = ImportSummary & { pgCpuSeconds: number | null };
+
+/**
+ * CPU seconds the database's server processes spent while fn ran: its backends are polled every 100 ms and their
+ * /proc counters read (a local server only; null otherwise). On a busy machine wall times stretch with the load,
+ * CPU times much less: the figure to compare paths by.
+ */
+async function withServerCpu(admin: string, db: string, fn: () => Promise<ImportSummary>): Promise<Run> {
+  const c = new Client({ connectionString: admin });
+  await c.connect();
+  const seen = new Map<number, [number, number]>(); // pid → [first, last] CPU ticks
+  let readable = true;
+  const ticks = (pid: number) => {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  const poll = async () => {
+    const { rows } = await c.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [db]);
+    for (const { pid } of rows) {
+      try {
+        const t = ticks(pid);
+        const s = seen.get(pid);
+        seen.set(pid, [s ? s[0] : t, t]);
+      } catch {
+        if (!fs.existsSync('/proc/self/stat')) readable = false;
+      }
+    }
+  };
+  await poll();
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      await poll().catch(() => {});
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const out = await fn();
+    stop = true;
+    await loop;
+    // Counted from the first sighting: a backend that connected between polls loses < 100 ms.
+    const hz = 100;
+    const total = [...seen.values()].reduce((a, [f, l]) => a + (l - f), 0) / hz;
+    return { ...out, pgCpuSeconds: readable && seen.size ? total : null };
+  } finally {
+    stop = true;
+    await c.end();
+  }
+}
+
+async function best(fn: () => Promise<Run>): Promise<Run> {
+  let out: Run | undefined;
   for (let i = 0; i < REPEAT; i++) {
     const v = await fn();
     if (!out || v.seconds < out.seconds) out = v;
@@ -129,7 +188,9 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const admin = process.env.VG_BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const name = `vg_bench_events_${crypto.randomBytes(4).toString('hex')}`;
+  // VG_BENCH_DB_PREFIX: several people benchmarking on one server keep their databases apart.
+  const name = `${process.env.VG_BENCH_DB_PREFIX ?? 'vg_bench_events'}_${crypto.randomBytes(4).toString('hex')}`;
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`VG_BENCH_DB_PREFIX: not a plain database name: ${name}`);
   const c = new Client({ connectionString: admin });
   await c.connect();
   await c.query(`create database ${name}`);
@@ -149,24 +210,49 @@ async function main(): Promise<void> {
       `cores ${os.cpus().length}, load average ${os.loadavg()[0]!.toFixed(2)}; ${fmt(N_EVENTS)} events (${(fs.statSync(eventsFile).size / 1e6).toFixed(1)} MB), ` +
         `${fmt(N_TX)} transactions, ${fmt(N_CUSTOMERS)} customers; batch size ${BATCH}; best of ${REPEAT}`,
     );
-    const dry = await best(() => cli(url, 'events', eventsFile, ['--dry-run']));
-    const tx = await best(async () => (await truncate(url), cli(url, 'transactions', txFile)));
-    const ev = await best(async () => (await truncate(url), cli(url, 'events', eventsFile)));
-    const again = await best(() => cli(url, 'events', eventsFile));
-    const rate = (s: ImportSummary, n: number) => n / s.seconds;
-    const rows: [string, ImportSummary, number][] = [
-      ['baseline: transactions import, empty database', tx, rate(tx, tx.inserted)],
-      ['events --dry-run (parse + validate, no writes)', dry, rate(dry, dry.rowsValid)],
-      ['events import, empty database', ev, rate(ev, ev.inserted)],
-      ['events re-import (all unchanged)', again, rate(again, again.unchanged)],
-    ];
-    console.log('\n| run | rows | s | rows/s | ratio to transactions rows/s | peak RSS MB |');
-    console.log('|---|---:|---:|---:|---:|---:|');
-    const base = rows[0]![2];
-    for (const [label, s, r] of rows) {
-      console.log(`| ${label} | ${fmt(s.rowsValid)} | ${s.seconds.toFixed(2)} | ${fmt(r)} | ${(r / base).toFixed(2)}x | ${s.peakRssMb} |`);
+    async function table(measured: (f: () => Promise<ImportSummary>) => Promise<Run>, importEmpty: (env?: NodeJS.ProcessEnv) => Promise<Run>): Promise<void> {
+      const dry = await measured(() => cli(url, 'events', eventsFile, ['--dry-run']));
+      const tx = await best(async () => (await truncate(url), withServerCpu(admin, name, () => cli(url, 'transactions', txFile))));
+      const ev = await best(() => importEmpty());
+      const again = await measured(() => cli(url, 'events', eventsFile));
+      const prismaPath = await best(() => importEmpty({ IMPORT_EVENTS_COPY: 'false' }));
+      const rate = (s: ImportSummary, n: number) => n / s.seconds;
+      const rows: [string, Run, number][] = [
+        ['baseline: transactions import, empty database', tx, rate(tx, tx.inserted)],
+        ['events --dry-run (parse + validate, no writes)', dry, rate(dry, dry.rowsValid)],
+        ['events import, empty database', ev, rate(ev, ev.inserted)],
+        ['events import, empty database, Prisma path (IMPORT_EVENTS_COPY=false)', prismaPath, rate(prismaPath, prismaPath.inserted)],
+        ['events re-import (all unchanged)', again, rate(again, again.unchanged)],
+      ];
+      console.log('\n| run | rows | s | rows/s | ratio to transactions rows/s | peak RSS MB | CLI CPU s | PostgreSQL CPU s |');
+      console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+      const base = rows[0]![2];
+      for (const [label, s, r] of rows) {
+        const pgCpu = s.pgCpuSeconds === null ? '-' : s.pgCpuSeconds.toFixed(1);
+        console.log(`| ${label} | ${fmt(s.rowsValid)} | ${s.seconds.toFixed(2)} | ${fmt(r)} | ${(r / base).toFixed(2)}x | ${s.peakRssMb} | ${s.cpuSeconds.toFixed(1)} | ${pgCpu} |`);
+      }
+      console.log(`\nevents inserted ${fmt(ev.inserted)}, customers created ${fmt(ev.customersCreated)}, search texts to embed ${fmt(ev.searchesChanged)}; target ≥ 50,000 events/s: ${rate(ev, ev.inserted) >= 50_000 ? 'met' : 'not met'}`);
+      const cpuRatio = ev.pgCpuSeconds && prismaPath.pgCpuSeconds ? `, PostgreSQL CPU ${(ev.pgCpuSeconds / prismaPath.pgCpuSeconds).toFixed(2)}x` : '';
+      console.log(`COPY path / Prisma path, same run: rows/s ${(rate(ev, ev.inserted) / rate(prismaPath, prismaPath.inserted)).toFixed(2)}x${cpuRatio}`);
     }
-    console.log(`\nevents inserted ${fmt(ev.inserted)}, customers created ${fmt(ev.customersCreated)}, search texts to embed ${fmt(ev.searchesChanged)}; target ≥ 50,000 events/s: ${rate(ev, ev.inserted) >= 50_000 ? 'met' : 'not met'}`);
+    const measured = (f: () => Promise<ImportSummary>) => best(() => withServerCpu(admin, name, f));
+    const importEmpty = async (env: NodeJS.ProcessEnv = {}) => (await truncate(url), withServerCpu(admin, name, () => cli(url, 'events', eventsFile, [], env)));
+    if (!AB_ONLY) await table(measured, importEmpty);
+    if (AB > 0) {
+      const pairs: [Run, Run][] = [];
+      console.log('\n| pair | COPY s | Prisma s | COPY PostgreSQL CPU s | Prisma PostgreSQL CPU s | COPY CLI CPU s | Prisma CLI CPU s | load |');
+      console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (let i = 0; i < AB; i++) {
+        const a = await importEmpty();
+        const b = await importEmpty({ IMPORT_EVENTS_COPY: 'false' });
+        pairs.push([a, b]);
+        const cpu = (r: Run) => (r.pgCpuSeconds === null ? '-' : r.pgCpuSeconds.toFixed(1));
+        console.log(`| ${i + 1} | ${a.seconds.toFixed(2)} | ${b.seconds.toFixed(2)} | ${cpu(a)} | ${cpu(b)} | ${a.cpuSeconds.toFixed(1)} | ${b.cpuSeconds.toFixed(1)} | ${os.loadavg()[0]!.toFixed(1)} |`);
+      }
+      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+      const ratio = (f: (r: Run) => number | null) => median(pairs.map(([a, b]) => (f(a) ?? NaN) / (f(b) ?? NaN))).toFixed(2);
+      console.log(`median COPY/Prisma ratio over ${AB} pairs: wall ${ratio((r) => r.seconds)}x, PostgreSQL CPU ${ratio((r) => r.pgCpuSeconds)}x, CLI CPU ${ratio((r) => r.cpuSeconds)}x`);
+    }
     console.log(`load average at the end ${os.loadavg()[0]!.toFixed(2)}`);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -29,6 +29,11 @@ export const envSchema = z
     DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     DATA_DIR: z.string().min(1).default('./data'),
+    /**
+     * PostgreSQL event imports COPY each batch into a session temp table (false: one JSON statement per batch, as on
+     * PGlite — for a connection pooler in transaction mode, which would lose the session's temp table).
+     */
+    IMPORT_EVENTS_COPY: bool.default(true),
     /** Unset: jobs run in worker threads inside the API process. */
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
     QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i).default('valuegraph'),

@@ -45,7 +45,8 @@ export async function ingestEventBatch(prisma: PrismaClient, rows: unknown[], cu
   }, BATCH_TX);
 }
 
-const hash = (t: string) => crypto.createHash('sha256').update(t, 'utf8').digest('hex');
+/** sha256 hex of an event text: an embedding is current when computed from the same hash. */
+export const textHash = (t: string) => crypto.createHash('sha256').update(t, 'utf8').digest('hex');
 
 /**
  * Upsert keyed by externalId (one JSON parameter, jsonb_to_recordset). `IS DISTINCT FROM` makes a repeated batch
@@ -62,7 +63,7 @@ export async function upsertEvents(tx: Tx, rows: EventRow[]): Promise<Omit<Event
       product_id: r.productId ?? null,
       category: r.category ?? null,
       text: r.text ?? null,
-      text_hash: r.text == null ? null : hash(r.text),
+      text_hash: r.text == null ? null : textHash(r.text),
       properties: r.properties ?? {},
     })),
   );

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { parseEnv } from '../config/env';
 import type { PrismaClient } from '../generated/prisma/client';
 
@@ -23,9 +24,30 @@ export async function requestFeatureRefresh(tx: Tx): Promise<void> {
   await tx.$executeRaw`select pg_advisory_xact_lock(hashtextextended(${REFRESH_DEDUPE_KEY}, 7))`;
   const pending = await tx.jobRun.findFirst({ where: { dedupeKey: REFRESH_DEDUPE_KEY, finishedAt: null }, select: { id: true } });
   if (pending) return;
-  await tx.jobRun.create({
-    data: { name: REFRESH_JOB, dedupeKey: REFRESH_DEDUPE_KEY, maxAttempts: 3, payload: { limit: 50_000, rescore: true, debounceMs: debounceMs() } },
-  });
+  await tx.jobRun.create({ data: { name: REFRESH_JOB, dedupeKey: REFRESH_DEDUPE_KEY, maxAttempts: 3, payload: refreshPayload() } });
+}
+
+/** The parts of a pg client (or pool client) requestFeatureRefreshSql needs. */
+export interface SqlClient {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+}
+
+/**
+ * requestFeatureRefresh for writers that hold a raw pg connection instead of a Prisma transaction (the events COPY
+ * import): the same lock, the same pending check and the same row, inside the caller's open transaction.
+ */
+export async function requestFeatureRefreshSql(client: SqlClient): Promise<void> {
+  await client.query('select pg_advisory_xact_lock(hashtextextended($1, 7))', [REFRESH_DEDUPE_KEY]);
+  await client.query(
+    `insert into job_runs (id, name, dedupe_key, max_attempts, payload)
+     select $1::uuid, $2::text, $3::text, 3, $4::jsonb
+     where not exists (select 1 from job_runs where dedupe_key = $3::text and finished_at is null)`,
+    [crypto.randomUUID(), REFRESH_JOB, REFRESH_DEDUPE_KEY, JSON.stringify(refreshPayload())],
+  );
+}
+
+function refreshPayload() {
+  return { limit: 50_000, rescore: true, debounceMs: debounceMs() };
 }
 
 /**

@@ -3,7 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { App } from '../../src/app';
 import { loadEventFeatures } from '../../src/events/event-features.loader';
-import { ingestEventBatch } from '../../src/events/events-ingest.service';
+import { ensureEventCustomers, ingestEventBatch, textHash, upsertEvents } from '../../src/events/events-ingest.service';
+import { EventsCopyWriter, type EventsCopyResult } from '../../src/events/events-copy.writer';
+import type { EventRow } from '../../src/events/events.schemas';
+import { REFRESH_DEDUPE_KEY } from '../../src/features/feature-refresh.enqueue';
 import { embedPendingSearches, refreshSearchProfiles } from '../../src/events/search-embed.service';
 import { searchInterestFeatures } from '../../src/events/search-features';
 import { DEFAULT_CONCEPTS } from '../../src/embeddings/concepts';
@@ -180,14 +183,109 @@ describe(`events on ${backend}`, () => {
       { event_id: `${c}-3`, customer_id: c, occurred_at: '2024-01-01T00:02:00Z', type: 'teleport' },
     ];
     fs.writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
-    const s = await runImport(app.db.prisma, { entity: 'events', file });
+    // As the CLI calls it: through COPY on PostgreSQL, through Prisma on PGlite.
+    const databaseUrl = app.env.DATABASE_URL;
+    const s = await runImport(app.db.prisma, { entity: 'events', file, databaseUrl });
     expect(s).toMatchObject({ rowsValid: 2, inserted: 2, rejectedLines: 1, customersCreated: 1, searchesChanged: 1 });
     const rejects = fs.readFileSync(`${file}.rejects.ndjson`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(rejects).toEqual([expect.objectContaining({ line: 3, issues: [expect.objectContaining({ field: 'type' })] })]);
     const stored = await app.db.prisma.event.findUniqueOrThrow({ where: { externalId: `${c}-1` } });
     expect(stored.properties).toEqual({ session: 's1' });
     expect((await app.db.prisma.event.findUniqueOrThrow({ where: { externalId: `${c}-2` } })).properties).toEqual({ qty: 2 });
+    expect(await runImport(app.db.prisma, { entity: 'events', file, databaseUrl })).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
     expect(await runImport(app.db.prisma, { entity: 'events', file })).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
+  });
+
+  describe(`the import's events writer (${backend === 'postgres' ? 'COPY + merge' : 'Prisma statement'})`, () => {
+    let copy: EventsCopyWriter | null = null;
+    beforeAll(async () => {
+      if (backend === 'postgres') copy = await EventsCopyWriter.open(app.env.DATABASE_URL!);
+    });
+    afterAll(async () => copy?.close());
+    /** One batch the way the import writes it on this backend. */
+    const write = (rows: EventRow[]): Promise<EventsCopyResult> =>
+      copy
+        ? copy.write(rows)
+        : app.db.prisma.$transaction(async (tx) => {
+            const customersCreated = await ensureEventCustomers(tx, rows);
+            return { ...(await upsertEvents(tx, rows)), customersCreated };
+          });
+    const row = (c: string, n: number, over: Partial<EventRow> = {}): EventRow => ({
+      externalId: `${c}-w${n}`,
+      customerExternalId: c,
+      occurredAt: new Date(Date.UTC(2024, 2, n, 10)),
+      type: 'page_view',
+      text: null,
+      ...over,
+    });
+    const stored = (c: string) =>
+      app.db.prisma.event.findMany({ where: { externalId: { startsWith: `${c}-w` } }, orderBy: { externalId: 'asc' }, include: { customer: { select: { externalId: true } } } });
+
+    it('creates unknown customers stale, returns new search ids, re-imports as a no-op and updates changed rows', async () => {
+      const a = uid('wa');
+      const b = uid('wb');
+      const p = app.db.prisma;
+      await p.customer.create({ data: { externalId: b } });
+      // Text that needs escaping in COPY's text format, and properties with the same.
+      const odd = 'tab\there\\ back\\slash \\N "quoted"\nline\r ünïcode';
+      const rows = [
+        row(a, 1, { category: 'shoes', productId: 'p\t1', properties: { path: '/a\tb', n: 1 } }),
+        row(a, 2, { type: 'search', text: odd }),
+        row(b, 3, { type: 'search', text: 'lamp' }),
+        row(b, 4, { type: 'like', text: 'not a search', properties: null }),
+      ];
+      const first = await write(rows);
+      expect(first).toMatchObject({ received: 4, inserted: 4, updated: 0, unchanged: 0, customersCreated: 1 });
+      let events = await stored(a);
+      expect(events.map((e) => [e.externalId, e.type, e.productId, e.category, e.text, e.properties])).toEqual([
+        [`${a}-w1`, 'page_view', 'p\t1', 'shoes', null, { path: '/a\tb', n: 1 }],
+        [`${a}-w2`, 'search', null, null, odd, {}],
+      ]);
+      expect(events[1]!.textHash).toBe(textHash(odd));
+      const searchIds = (await p.event.findMany({ where: { externalId: { in: [`${a}-w2`, `${b}-w3`] } } })).map((e) => e.id);
+      expect([...first.changedSearchIds].sort()).toEqual(searchIds.sort());
+      const customers = await p.customer.findMany({ where: { externalId: { in: [a, b] } }, orderBy: { externalId: 'asc' } });
+      expect(customers.map((c) => c.featuresStaleAt)).toEqual([expect.any(Date), expect.any(Date)]);
+      expect(await p.jobRun.count({ where: { name: 'features.refresh', dedupeKey: REFRESH_DEDUPE_KEY, finishedAt: null } })).toBe(1);
+
+      expect(await write(rows)).toMatchObject({ received: 4, inserted: 0, updated: 0, unchanged: 4, customersCreated: 0, changedSearchIds: [] });
+      expect(await p.event.count({ where: { externalId: { in: rows.map((r) => r.externalId) } } })).toBe(4);
+
+      // A changed search text (re-embed), a move to another customer, a changed property; one unchanged row.
+      const changed = [
+        rows[0]!,
+        { ...rows[1]!, text: 'red lamp' },
+        { ...rows[2]!, customerExternalId: a },
+        { ...rows[3]!, properties: { x: 1 } },
+      ];
+      const again = await write(changed);
+      expect(again).toMatchObject({ received: 4, inserted: 0, updated: 3, unchanged: 1, customersCreated: 0 });
+      expect([...again.changedSearchIds].sort()).toEqual(searchIds.sort());
+      events = await stored(a);
+      expect(events.map((e) => [e.externalId, e.text, e.customer.externalId])).toEqual([
+        [`${a}-w1`, null, a],
+        [`${a}-w2`, 'red lamp', a],
+      ]);
+      expect((await p.event.findUniqueOrThrow({ where: { externalId: `${b}-w3` }, include: { customer: true } })).customer.externalId).toBe(a);
+      expect((await p.event.findUniqueOrThrow({ where: { externalId: `${b}-w4` } })).properties).toEqual({ x: 1 });
+      expect(await p.jobRun.count({ where: { name: 'features.refresh', dedupeKey: REFRESH_DEDUPE_KEY, finishedAt: null } })).toBe(1);
+    });
+
+    it('writes nothing of a batch that fails, and the next batch goes through', async () => {
+      const c = uid('wr');
+      const p = app.db.prisma;
+      // The same id twice in one batch: the merge refuses it (the runner rejects such lines before they get here).
+      const bad = [row(c, 1), row(`${c}-new`, 2), row(c, 1, { type: 'like' })];
+      await expect(write(bad)).rejects.toThrow();
+      expect(await p.event.count({ where: { externalId: { startsWith: `${c}-` } } })).toBe(0);
+      expect(await p.customer.count({ where: { externalId: { startsWith: c } } })).toBe(0);
+      // A value the database refuses after the customers were created in the same transaction.
+      const outOfRange = [row(c, 1), row(`${c}-new`, 2, { occurredAt: new Date(8.64e15) })];
+      await expect(write(outOfRange)).rejects.toThrow();
+      expect(await p.event.count({ where: { externalId: { startsWith: `${c}-` } } })).toBe(0);
+      expect(await p.customer.count({ where: { externalId: { startsWith: c } } })).toBe(0);
+      expect(await write([row(c, 1), row(`${c}-new`, 2)])).toMatchObject({ inserted: 2, customersCreated: 2 });
+    });
   });
 
   it('embeds search texts once per distinct text into their own profile, apart from comment profiles', async () => {

@@ -115,6 +115,41 @@ describe(`bulk import on ${backend}`, () => {
     expect((await runImport(p, { entity: 'comments', file })).commentsChanged).toBe(0);
   });
 
+  it('imports events through `valuegraph import` in several batches: duplicates in a batch rejected, the later line wins across batches', async () => {
+    const c = uid('evcli');
+    const file = path.join(dir, `${c}.ndjson`);
+    const e = (id: number, who: string, extra: Record<string, unknown> = {}) =>
+      JSON.stringify({ event_id: `${c}-e${id}`, customer_id: `${c}-${who}`, occurred_at: `2024-05-0${id}T00:00:00Z`, type: 'page_view', ...extra });
+    const lines = [e(1, 'x'), e(2, 'y', { type: 'search', text: 'lamp' }), e(1, 'x', { type: 'like' }), e(3, 'x'), e(4, 'z'), e(2, 'y', { type: 'search', text: 'red lamp' }), e(5, 'y')];
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const env: Record<string, string> = { ...testEnv().raw, LOG_LEVEL: 'silent' };
+    // On PostgreSQL the CLI writes through COPY (the database URL handed to the runner), on PGlite through Prisma.
+    const run = async () => {
+      const r = (await promisify(execFile)(path.join(ROOT, 'bin/valuegraph'), ['import', 'events', file, '--batch-size', '3', '--json'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      }).catch((err: { code: number; stdout: string }) => err)) as { code?: number; stdout: string };
+      expect(r.code).toBe(2); // line 3 is rejected every time
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+    // Batches: lines 1, 2, 4 and 5, 6, 7; line 3 repeats line 1's id within its batch.
+    expect(await run()).toMatchObject({ rowsValid: 6, batches: 2, inserted: 5, updated: 1, unchanged: 0, customersCreated: 3, searchesChanged: 2, rejectedLines: 1 });
+    expect(readRejects(`${file}.rejects.ndjson`)).toMatchObject([{ line: 3, issues: [{ field: 'event_id', message: 'duplicates line 1 (same id in one batch)' }] }]);
+    // Again: the search text flips back and forth (lines 2 and 6), everything else is unchanged.
+    expect(await run()).toMatchObject({ inserted: 0, updated: 2, unchanged: 4, customersCreated: 0, searchesChanged: 2 });
+    if (backend === 'postgres') {
+      const rows = await app.db.prisma.event.findMany({ where: { externalId: { startsWith: `${c}-` } }, orderBy: { externalId: 'asc' } });
+      expect(rows.map((r) => [r.externalId, r.type, r.text])).toEqual([
+        [`${c}-e1`, 'page_view', null],
+        [`${c}-e2`, 'search', 'red lamp'],
+        [`${c}-e3`, 'page_view', null],
+        [`${c}-e4`, 'page_view', null],
+        [`${c}-e5`, 'page_view', null],
+      ]);
+    }
+    if (env.DATA_DIR) fs.rmSync(env.DATA_DIR, { recursive: true, force: true });
+  }, 240_000); // two CLI processes, each starting (and on PGlite migrating) its own database
+
   it('runs as `valuegraph import` with a mapping and prints a JSON summary', async () => {
     const c = uid('cli');
     const file = path.join(dir, `${c}.tsv`);

@@ -60,6 +60,7 @@ export function registerImportCommand(program: Command): void {
             batchSize: Number(o.batchSize),
             delimiter: o.delimiter === '\\t' ? '\t' : o.delimiter,
             dryRun: o.dryRun,
+            databaseUrl: app.db.backend === 'postgres' && app.env.IMPORT_EVENTS_COPY ? app.env.DATABASE_URL : undefined,
             onProgress: bar ? (read) => bar.update(Math.round(read / 1e6)) : undefined,
           });
           bar?.stop();

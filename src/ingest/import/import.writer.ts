@@ -4,6 +4,7 @@ import { upsertComments, upsertCustomers, upsertTransactions } from '../ingest.s
 import type { Entity } from './import.types';
 import type { EventRow } from '../../events/events.schemas';
 import { ensureEventCustomers, upsertEvents } from '../../events/events-ingest.service';
+import type { EventsCopyWriter } from '../../events/events-copy.writer';
 
 export interface BatchResult {
   inserted: number;
@@ -21,6 +22,12 @@ export type ImportRow =
   | { entity: 'transactions'; row: TransactionRow; customerRegion?: string | null }
   | { entity: 'comments'; row: CommentRow }
   | { entity: 'events'; row: EventRow };
+
+/** Events through the COPY writer (PostgreSQL): one batch, one transaction on the writer's own connection. */
+export async function writeEventsCopy(writer: EventsCopyWriter, batch: ImportRow[]): Promise<BatchResult> {
+  const r = await writer.write(batch.map((b) => b.row as EventRow));
+  return { inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, customersCreated: r.customersCreated, commentsChanged: 0, searchesChanged: r.changedSearchIds.length };
+}
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
