@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { requestFeatureRefreshSql } from '../features/feature-refresh.enqueue';
-import { type EventsResult, textHash } from './events-ingest.service';
+import { type EventsResult, mergeEventsSql, textHash } from './events-ingest.service';
 import type { EventRow } from './events.schemas';
 
 export type EventsCopyResult = Omit<EventsResult, 'customers'> & { customersCreated: number };
@@ -92,25 +92,8 @@ const ENSURE_CUSTOMERS = `
     on conflict (external_id) do nothing returning 1)
   select count(*)::int as n from ins`;
 
-/** upsertEvents' statement reading the staging table instead of a JSON parameter; see there. */
-const MERGE = `
-  with up as (
-    insert into events (external_id, customer_id, occurred_at, type, product_id, category, text, text_hash, properties)
-    select s.external_id, c.id, s.occurred_at, s.type, s.product_id, s.category, s.text, s.text_hash, s.properties
-    from events_stage s join customers c on c.external_id = s.customer
-    on conflict (external_id) do update set customer_id = excluded.customer_id, occurred_at = excluded.occurred_at,
-      type = excluded.type, product_id = excluded.product_id, category = excluded.category, text = excluded.text,
-      text_hash = excluded.text_hash, properties = excluded.properties, updated_at = now()
-    where (events.customer_id, events.occurred_at, events.type, events.product_id, events.category, events.text_hash, events.properties)
-      is distinct from (excluded.customer_id, excluded.occurred_at, excluded.type, excluded.product_id, excluded.category,
-      excluded.text_hash, excluded.properties)
-    returning (xmax = 0) as inserted, id, customer_id, (type = 'search' and text_hash is not null) as search),
-  stale as (
-    update customers set features_stale_at = now()
-    where id in (select customer_id from up) and features_stale_at is null)
-  select (count(*) filter (where inserted))::int as inserted, count(*)::int as changed,
-    coalesce(jsonb_agg(id::text) filter (where search), '[]'::jsonb) as search_ids
-  from up`;
+/** upsertEvents' merge, reading the staging table instead of a JSON parameter. */
+const MERGE = mergeEventsSql('events_stage s');
 
 /** COPY text format: tab-separated, \N for null; backslash, tab, newline and carriage return escaped. */
 export function copyText(rows: readonly EventRow[]): string {

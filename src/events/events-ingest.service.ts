@@ -69,13 +69,40 @@ export async function upsertEvents(tx: Tx, rows: EventRow[]): Promise<Omit<Event
   );
   // One round trip: the upsert, the stale mark of the customers whose events changed (event features are part of
   // their feature vector) and the counts; only the ids of changed search events travel back.
-  const [r] = await tx.$queryRaw<{ inserted: number; changed: number; search_ids: string[] }[]>`
+  const [r] = await tx.$queryRawUnsafe<{ inserted: number; changed: number; search_ids: string[] }[]>(
+    mergeEventsSql(`jsonb_to_recordset($1::jsonb) as s(external_id text, customer text, occurred_at timestamptz, type text,
+      product_id text, category text, text text, text_hash text, properties jsonb)`),
+    json,
+  );
+  const changed = Number(r?.changed ?? 0);
+  const inserted = Number(r?.inserted ?? 0);
+  // As for transactions: one pending features.refresh run, written in this transaction (last statement: its lock
+  // is held until commit).
+  if (changed) await requestFeatureRefresh(tx);
+  return {
+    received: rows.length,
+    inserted,
+    updated: changed - inserted,
+    unchanged: rows.length - changed,
+    changedSearchIds: (r?.search_ids ?? []).map((id) => BigInt(id)),
+  };
+}
+
+/**
+ * The merge both writers run (this JSON statement and the COPY writer's staging table): an upsert keyed by
+ * externalId from `source` (a relation aliased s with the columns external_id, customer, occurred_at, type,
+ * product_id, category, text, text_hash, properties), where `IS DISTINCT FROM` makes a repeated row a no-op; the
+ * stale mark of the customers whose events changed (event features are part of their feature vector); and the
+ * counts, with only the ids of changed search events travelling back. `source` is SQL text written in this module
+ * and the COPY writer, never input: values reach it as bind parameters or COPY data.
+ */
+export function mergeEventsSql(source: string): string {
+  return `
     with up as (
       insert into events (external_id, customer_id, occurred_at, type, product_id, category, text, text_hash, properties)
-      select r.external_id, c.id, r.occurred_at, r.type::"EventType", r.product_id, r.category, r.text, r.text_hash, r.properties
-      from jsonb_to_recordset(${json}::jsonb) as r(external_id text, customer text, occurred_at timestamptz, type text,
-        product_id text, category text, text text, text_hash text, properties jsonb)
-      join customers c on c.external_id = r.customer
+      select s.external_id, c.id, s.occurred_at, s.type::"EventType", s.product_id, s.category, s.text, s.text_hash, s.properties
+      from ${source}
+      join customers c on c.external_id = s.customer
       on conflict (external_id) do update set customer_id = excluded.customer_id, occurred_at = excluded.occurred_at,
         type = excluded.type, product_id = excluded.product_id, category = excluded.category, text = excluded.text,
         text_hash = excluded.text_hash, properties = excluded.properties, updated_at = now()
@@ -89,18 +116,6 @@ export async function upsertEvents(tx: Tx, rows: EventRow[]): Promise<Omit<Event
     select (count(*) filter (where inserted))::int as inserted, count(*)::int as changed,
       coalesce(jsonb_agg(id::text) filter (where search), '[]'::jsonb) as search_ids
     from up`;
-  const changed = Number(r?.changed ?? 0);
-  const inserted = Number(r?.inserted ?? 0);
-  // As for transactions: one pending features.refresh run, written in this transaction (last statement: its lock
-  // is held until commit).
-  if (changed) await requestFeatureRefresh(tx);
-  return {
-    received: rows.length,
-    inserted,
-    updated: changed - inserted,
-    unchanged: rows.length - changed,
-    changedSearchIds: (r?.search_ids ?? []).map((id) => BigInt(id)),
-  };
 }
 
 /**
