@@ -34,6 +34,11 @@ export const envSchema = z
      * PGlite — for a connection pooler in transaction mode, which would lose the session's temp table).
      */
     IMPORT_EVENTS_COPY: bool.default(true),
+    /**
+     * Connections the COPY path splits each events batch over (by externalId, so a repeated event keeps its order).
+     * Two keep both cores of a small server busy; 1 writes each batch in one transaction.
+     */
+    IMPORT_EVENTS_CONNECTIONS: z.coerce.number().int().min(1).max(16).default(2),
     /** Unset: jobs run in worker threads inside the API process. */
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
     QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i).default('valuegraph'),

@@ -3,6 +3,7 @@ import { dimSql, parseVector, vectorLiteral } from '../db/vector';
 import type { EmbeddingProvider } from './embedding.types';
 import { recencyWeights } from './profile';
 import { weightedMean } from './vector-math';
+import { writeProfiles } from './profile-store';
 
 type Db = Pick<PrismaClient, '$queryRaw' | '$executeRaw'>;
 
@@ -104,27 +105,10 @@ export async function refreshProfiles(db: Db, o: RefreshProfilesOptions): Promis
       where e.model = ${o.model} and e.dim = ${o.dim} order by 1`;
     ids = rows.map((r) => Number(r.customer_id));
   }
-  const chunk = o.chunkSize ?? 500;
-  let written = 0;
-  for (let i = 0; i < ids.length; i += chunk) {
-    const part = ids.slice(i, i + chunk);
+  const written = await writeProfiles(db, 'comments', { ...o, customerIds: ids }, async (part) => {
     const vecs = await commentVectors(db, { model: o.model, dim: o.dim, customerIds: part });
-    const rows = [...vecs].map(([customerId, list]) => ({
-      customer_id: customerId,
-      embedding: vectorLiteral(profileOf(list, o.dim, o.halfLifeDays)),
-      comment_count: list.length,
-    }));
-    if (!rows.length) continue;
-    written += await db.$executeRaw`
-      insert into customer_profile_embeddings (customer_id, model, dim, embedding, comment_count, half_life_days, updated_at)
-      select r.customer_id, ${o.model}, ${o.dim}, r.embedding::vector, r.comment_count, ${o.halfLifeDays}, now()
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(customer_id int, embedding text, comment_count int)
-      on conflict (customer_id, model) do update set dim = excluded.dim, embedding = excluded.embedding,
-        comment_count = excluded.comment_count, half_life_days = excluded.half_life_days, updated_at = now()
-      where (customer_profile_embeddings.dim, customer_profile_embeddings.comment_count,
-             customer_profile_embeddings.half_life_days, customer_profile_embeddings.embedding::text)
-        is distinct from (excluded.dim, excluded.comment_count, excluded.half_life_days, excluded.embedding::text)`;
-  }
+    return new Map([...vecs].map(([id, list]) => [id, list.map((c) => ({ at: c.createdAt, vector: c.vector }))]));
+  });
   return { customers: ids.length, written };
 }
 

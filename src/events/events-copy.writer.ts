@@ -8,6 +8,12 @@ import type { EventRow } from './events.schemas';
 
 export type EventsCopyResult = Omit<EventsResult, 'customers'> & { customersCreated: number };
 
+/** A batch already in COPY's text format (EventsCopyWriter.encode). */
+export interface EncodedEvents {
+  text: string;
+  count: number;
+}
+
 /**
  * The CLI's events import on PostgreSQL: each batch is COPYed (text format) into a session-local staging table and
  * merged into `events` with one set-based statement, all in one transaction on one dedicated connection. Against
@@ -45,23 +51,37 @@ export class EventsCopyWriter {
     return new EventsCopyWriter(client);
   }
 
+  /**
+   * The batch in COPY's text format. Separate from the write so the import can encode the next batch while the
+   * previous one is still being merged (the database is otherwise idle while this runs).
+   */
+  encode(rows: readonly EventRow[]): EncodedEvents {
+    return { text: copyText(rows), count: rows.length };
+  }
+
   async write(rows: readonly EventRow[]): Promise<EventsCopyResult> {
+    return this.writeEncoded(this.encode(rows));
+  }
+
+  async writeEncoded(batch: EncodedEvents): Promise<EventsCopyResult> {
     if (this.broken) throw this.broken;
-    if (!rows.length) return { received: 0, inserted: 0, updated: 0, unchanged: 0, customersCreated: 0, changedSearchIds: [] };
+    if (!batch.count) return { received: 0, inserted: 0, updated: 0, unchanged: 0, customersCreated: 0, changedSearchIds: [] };
     const c = this.client;
     await c.query('begin');
     try {
-      await pipeline(Readable.from([copyText(rows)]), c.query(copyFrom(COPY)));
-      const created = await c.query<{ n: number }>(ENSURE_CUSTOMERS);
-      const merged = await c.query<{ inserted: number; changed: number; search_ids: string[] }>(MERGE);
+      await pipeline(Readable.from([batch.text]), c.query(copyFrom(COPY)));
+      // Both statements are constant text (they read only the staging table), so they travel as one simple query:
+      // one round trip instead of two. Each still runs with its own snapshot, so the merge sees the customers the
+      // first one created (or a concurrent import committed while it waited on their keys).
+      const [created, merged] = (await c.query(ENSURE_AND_MERGE)) as unknown as [pg.QueryResult<{ n: number }>, pg.QueryResult<MergeRow>];
       const r = merged.rows[0]!;
       if (r.changed) await requestFeatureRefreshSql(c);
       await c.query('commit');
       return {
-        received: rows.length,
+        received: batch.count,
         inserted: r.inserted,
         updated: r.changed - r.inserted,
-        unchanged: rows.length - r.changed,
+        unchanged: batch.count - r.changed,
         customersCreated: created.rows[0]!.n,
         changedSearchIds: r.search_ids.map((id) => BigInt(id)),
       };
@@ -93,7 +113,13 @@ const ENSURE_CUSTOMERS = `
   select count(*)::int as n from ins`;
 
 /** upsertEvents' merge, reading the staging table instead of a JSON parameter. */
-const MERGE = mergeEventsSql('events_stage s');
+const ENSURE_AND_MERGE = `${ENSURE_CUSTOMERS};\n${mergeEventsSql('events_stage s')}`;
+
+interface MergeRow {
+  inserted: number;
+  changed: number;
+  search_ids: string[];
+}
 
 /** COPY text format: tab-separated, \N for null; backslash, tab, newline and carriage return escaped. */
 export function copyText(rows: readonly EventRow[]): string {

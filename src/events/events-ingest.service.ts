@@ -92,7 +92,8 @@ export async function upsertEvents(tx: Tx, rows: EventRow[]): Promise<Omit<Event
  * The merge both writers run (this JSON statement and the COPY writer's staging table): an upsert keyed by
  * externalId from `source` (a relation aliased s with the columns external_id, customer, occurred_at, type,
  * product_id, category, text, text_hash, properties), where `IS DISTINCT FROM` makes a repeated row a no-op; the
- * stale mark of the customers whose events changed (event features are part of their feature vector); and the
+ * stale mark of the customers whose events changed (event features are part of their feature vector), locked in id
+ * order so concurrent writers touching the same customers queue instead of deadlocking; and the
  * counts, with only the ids of changed search events travelling back. `source` is SQL text written in this module
  * and the COPY writer, never input: values reach it as bind parameters or COPY data.
  */
@@ -112,7 +113,8 @@ export function mergeEventsSql(source: string): string {
       returning (xmax = 0) as inserted, id, customer_id, (type = 'search' and text_hash is not null) as search),
     stale as (
       update customers set features_stale_at = now()
-      where id in (select customer_id from up) and features_stale_at is null)
+      where id in (select k.id from customers k where k.id in (select customer_id from up) and k.features_stale_at is null
+        order by k.id for no key update of k))
     select (count(*) filter (where inserted))::int as inserted, count(*)::int as changed,
       coalesce(jsonb_agg(id::text) filter (where search), '[]'::jsonb) as search_ids
     from up`;

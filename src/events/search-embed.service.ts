@@ -1,8 +1,7 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { dimSql, parseVector, vectorLiteral } from '../db/vector';
 import type { EmbeddingProvider } from '../embeddings/embedding.types';
-import { recencyWeights } from '../embeddings/profile';
-import { weightedMean } from '../embeddings/vector-math';
+import { writeProfiles } from '../embeddings/profile-store';
 
 type Db = Pick<PrismaClient, '$queryRaw' | '$executeRaw'>;
 
@@ -88,27 +87,9 @@ export async function refreshSearchProfiles(
       where e.model = ${o.model} and e.dim = ${o.dim} order by 1`;
     ids = rows.map((r) => Number(r.customer_id));
   }
-  const chunk = o.chunkSize ?? 500;
-  let written = 0;
-  for (let i = 0; i < ids.length; i += chunk) {
-    const part = ids.slice(i, i + chunk);
-    const vecs = await searchVectors(db, { model: o.model, dim: o.dim, customerIds: part });
-    const rows = [...vecs].map(([customerId, list]) => ({
-      customer_id: customerId,
-      embedding: vectorLiteral(weightedMean(list.map((l) => l.vector), recencyWeights(list.map((l) => l.at), o.halfLifeDays), o.dim)),
-      search_count: list.length,
-    }));
-    if (!rows.length) continue;
-    written += await db.$executeRaw`
-      insert into customer_search_profile_embeddings (customer_id, model, dim, embedding, search_count, half_life_days, updated_at)
-      select r.customer_id, ${o.model}, ${o.dim}, r.embedding::vector, r.search_count, ${o.halfLifeDays}, now()
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(customer_id int, embedding text, search_count int)
-      on conflict (customer_id, model) do update set dim = excluded.dim, embedding = excluded.embedding,
-        search_count = excluded.search_count, half_life_days = excluded.half_life_days, updated_at = now()
-      where (customer_search_profile_embeddings.dim, customer_search_profile_embeddings.search_count,
-             customer_search_profile_embeddings.half_life_days, customer_search_profile_embeddings.embedding::text)
-        is distinct from (excluded.dim, excluded.search_count, excluded.half_life_days, excluded.embedding::text)`;
-  }
+  const written = await writeProfiles(db, 'searches', { ...o, customerIds: ids }, (part) =>
+    searchVectors(db, { model: o.model, dim: o.dim, customerIds: part }),
+  );
   return { customers: ids.length, written };
 }
 

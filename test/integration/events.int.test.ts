@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { App } from '../../src/app';
 import { loadEventFeatures } from '../../src/events/event-features.loader';
 import { ensureEventCustomers, ingestEventBatch, textHash, upsertEvents } from '../../src/events/events-ingest.service';
+import { EventsCopyPool } from '../../src/events/events-copy.pool';
 import { EventsCopyWriter, type EventsCopyResult } from '../../src/events/events-copy.writer';
 import type { EventRow } from '../../src/events/events.schemas';
 import { REFRESH_DEDUPE_KEY } from '../../src/features/feature-refresh.enqueue';
@@ -286,6 +287,38 @@ describe(`events on ${backend}`, () => {
       expect(await p.customer.count({ where: { externalId: { startsWith: c } } })).toBe(0);
       expect(await write([row(c, 1), row(`${c}-new`, 2)])).toMatchObject({ inserted: 2, customersCreated: 2 });
     });
+
+    if (backend === 'postgres') {
+      it('splits each batch over connections by id: parts run at once on shared customers, counts add up, later batches win', async () => {
+        const p = app.db.prisma;
+        const cs = Array.from({ length: 6 }, (_, i) => uid(`pl${i}`));
+        await p.customer.createMany({ data: cs.map((externalId) => ({ externalId })) });
+        const many = (tag: string, category: string) =>
+          Array.from({ length: 300 }, (_, i) => ({ ...row(cs[i % cs.length]!, i + 1), externalId: `${tag}-${i}`, category }));
+        const pools = await Promise.all([EventsCopyPool.open(app.env.DATABASE_URL!, 2), EventsCopyPool.open(app.env.DATABASE_URL!, 2)]);
+        try {
+          const parts = pools[0]!.encode(many(cs[0]!, 'a'));
+          expect(parts).toHaveLength(2);
+          expect(parts[0]!.count + parts[1]!.count).toBe(300);
+          expect(Math.min(parts[0]!.count, parts[1]!.count)).toBeGreaterThan(100);
+          // Two imports at once, four transactions marking the same fresh customers stale: they must queue, not deadlock.
+          const [x, y] = await Promise.all([pools[0]!.write(parts), pools[1]!.write(pools[1]!.encode(many(cs[1]!, 'b')))]);
+          expect(x).toMatchObject({ received: 300, inserted: 300, updated: 0, customersCreated: 0 });
+          expect(y).toMatchObject({ received: 300, inserted: 300, updated: 0, customersCreated: 0 });
+          const fresh = await p.customer.count({ where: { externalId: { in: cs }, featuresStaleAt: null } });
+          expect(fresh).toBe(0);
+          await p.customer.updateMany({ where: { externalId: { in: cs } }, data: { featuresStaleAt: null } });
+          await Promise.all([pools[0]!.write(pools[0]!.encode(many(cs[0]!, 'c'))), pools[1]!.write(pools[1]!.encode(many(cs[1]!, 'd')))]);
+          const later = await pools[0]!.write(pools[0]!.encode(many(cs[0]!, 'e')));
+          expect(later).toMatchObject({ received: 300, inserted: 0, updated: 300, unchanged: 0 });
+          const byCategory = await p.event.groupBy({ by: ['category'], where: { externalId: { startsWith: `${cs[0]}-` } }, _count: true });
+          expect(byCategory.map((g) => [g.category, g._count])).toEqual([['e', 300]]);
+          expect(await p.customer.count({ where: { externalId: { in: cs }, featuresStaleAt: null } })).toBe(0);
+        } finally {
+          await Promise.all(pools.map((pool) => pool.close()));
+        }
+      });
+    }
   });
 
   it('embeds search texts once per distinct text into their own profile, apart from comment profiles', async () => {

@@ -61,6 +61,7 @@ export function registerImportCommand(program: Command): void {
             delimiter: o.delimiter === '\\t' ? '\t' : o.delimiter,
             dryRun: o.dryRun,
             databaseUrl: app.db.backend === 'postgres' && app.env.IMPORT_EVENTS_COPY ? app.env.DATABASE_URL : undefined,
+            copyConnections: app.env.IMPORT_EVENTS_CONNECTIONS,
             onProgress: bar ? (read) => bar.update(Math.round(read / 1e6)) : undefined,
           });
           bar?.stop();

@@ -5,7 +5,8 @@ import type { PrismaClient } from '../../generated/prisma/client';
 import { badInput } from '../../lib/errors';
 import { MAX_BATCH, commentRow, customerRow, transactionRow } from '../ingest.schemas';
 import { eventRowImport } from '../../events/event-row.fast';
-import { EventsCopyWriter } from '../../events/events-copy.writer';
+import { EventsCopyPool } from '../../events/events-copy.pool';
+import type { EventRow } from '../../events/events.schemas';
 import { cdnowFormat } from './cdnow.format';
 import { type Mapping, genericFormat, parseMapping } from './generic.format';
 import { openSource } from './import.source';
@@ -30,6 +31,8 @@ export interface ImportOptions {
    * dedicated connection (src/events/events-copy.writer.ts); without it (PGlite), through Prisma like the rest.
    */
   databaseUrl?: string;
+  /** Connections the COPY path writes each batch over (IMPORT_EVENTS_CONNECTIONS; default 2). */
+  copyConnections?: number;
 }
 
 export interface ImportSummary {
@@ -86,7 +89,7 @@ export async function runImport(prisma: PrismaClient | null, opts: ImportOptions
   const rejectsFile = opts.rejectsFile ?? `${opts.file}.rejects.ndjson`;
   // databaseUrl is passed only for PostgreSQL with IMPORT_EVENTS_COPY on (the command decides; see config/env.ts).
   const copy = opts.entity === 'events' && opts.databaseUrl && prisma && !opts.dryRun;
-  const eventsCopy = copy ? await EventsCopyWriter.open(opts.databaseUrl!) : null;
+  const eventsCopy = copy ? await EventsCopyPool.open(opts.databaseUrl!, opts.copyConnections ?? 2) : null;
   const rejects = fs.createWriteStream(rejectsFile);
   const s: ImportSummary = {
     file: opts.file,
@@ -114,6 +117,7 @@ export async function runImport(prisma: PrismaClient | null, opts: ImportOptions
   let batch: ImportRow[] = [];
   let batchLines = new Map<string, number>();
   let inflight: Promise<void> = Promise.resolve();
+  let writing = false;
   let failure: unknown;
 
   const reject = (line: number, issues: Issue[], extra: { lines?: number[]; record?: unknown } = {}) => {
@@ -126,11 +130,14 @@ export async function runImport(prisma: PrismaClient | null, opts: ImportOptions
     const rows = batch;
     batch = [];
     batchLines = new Map();
+    // Encoded while the previous batch is still in the database, which would otherwise wait for it.
+    const encoded = eventsCopy?.encode(rows.map((r) => r.row as EventRow));
     await inflight;
     if (failure) throw failure;
     s.batches++;
     if (opts.dryRun || !prisma) return;
-    inflight = (eventsCopy ? writeEventsCopy(eventsCopy, rows) : writeBatch(prisma, opts.entity, rows)).then(
+    writing = true;
+    inflight = (encoded ? writeEventsCopy(eventsCopy!, encoded) : writeBatch(prisma, opts.entity, rows)).then(
       (r: BatchResult) => {
         s.inserted += r.inserted;
         s.updated += r.updated;
@@ -142,7 +149,9 @@ export async function runImport(prisma: PrismaClient | null, opts: ImportOptions
       (err: unknown) => {
         failure = err;
       },
-    );
+    ).finally(() => {
+      writing = false;
+    });
   };
 
   // Synchronous on purpose: a promise per row cost as much as parsing. Only full batches are awaited.
@@ -178,9 +187,16 @@ export async function runImport(prisma: PrismaClient | null, opts: ImportOptions
     out.length = 0;
   };
   try {
+    let sinceYield = 0;
     for await (const chunk of source.records) {
       for (const r of chunk) {
         s.linesRead++;
+        // A chunk is parsed synchronously (~10 ms for 256 KB); meanwhile the write in flight cannot move to its next
+        // statement. Letting I/O through every 256 records keeps the database busy instead of waiting on us.
+        if (writing && ++sinceYield >= 256) {
+          sinceYield = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         format.map(r, out);
         for (const e of out) {
           handle(e);

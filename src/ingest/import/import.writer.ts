@@ -4,7 +4,7 @@ import { upsertComments, upsertCustomers, upsertTransactions } from '../ingest.s
 import type { Entity } from './import.types';
 import type { EventRow } from '../../events/events.schemas';
 import { ensureEventCustomers, upsertEvents } from '../../events/events-ingest.service';
-import type { EventsCopyWriter } from '../../events/events-copy.writer';
+import type { EncodedParts, EventsCopyPool } from '../../events/events-copy.pool';
 
 export interface BatchResult {
   inserted: number;
@@ -24,8 +24,8 @@ export type ImportRow =
   | { entity: 'events'; row: EventRow };
 
 /** Events through the COPY writer (PostgreSQL): one batch, one transaction on the writer's own connection. */
-export async function writeEventsCopy(writer: EventsCopyWriter, batch: ImportRow[]): Promise<BatchResult> {
-  const r = await writer.write(batch.map((b) => b.row as EventRow));
+export async function writeEventsCopy(pool: EventsCopyPool, parts: EncodedParts): Promise<BatchResult> {
+  const r = await pool.write(parts);
   return { inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, customersCreated: r.customersCreated, commentsChanged: 0, searchesChanged: r.changedSearchIds.length };
 }
 
