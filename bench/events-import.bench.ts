@@ -2,7 +2,7 @@
  * Event ingest through the CLI into PostgreSQL: `valuegraph import events FILE.ndjson`.
  *
  *   npx tsx bench/events-import.bench.ts [--events 500000] [--transactions 200000] [--customers 20000] [--batch-size 5000] [--repeat 1]
- *     [--ab N] [--ab-only]
+ *     [--ab N] [--ab-only] [--ab-b 'IMPORT_EVENTS_CONNECTIONS=1']
  *   (VG_BENCH_PG_ADMIN_URL: server to use, default the local one; VG_BENCH_DB_PREFIX: name prefix of the temporary database)
  *
  * Generates a synthetic clickstream (NDJSON, roughly in time order, 8 event types, 10% searches with query text,
@@ -11,8 +11,8 @@
  * import starts from an empty database (a temporary one created here, customers truncated before every run) and
  * runs as a real CLI process; its summary reports time excluding start-up. Figures: rows written per second and
  * the events/transactions ratio; also the dry run (parse + validate, no writes) and a re-import (all unchanged).
- * The events import runs twice from an empty database: through COPY (what the CLI does on PostgreSQL) and through
- * the Prisma statement path (IMPORT_EVENTS_COPY=false, what it did before and still does on PGlite), so the
+ * The events import runs three times from an empty database: through COPY over two connections (what the CLI does on
+ * PostgreSQL), through COPY over one connection, and through the Prisma statement path (IMPORT_EVENTS_COPY=false, what it did before and still does on PGlite), so the
  * before/after ratio comes from one run on one machine state.
  */
 import { execFile } from 'node:child_process';
@@ -42,6 +42,12 @@ const REPEAT = Number(arg('repeat', '1'));
 const AB = Number(arg('ab', '0'));
 /** --ab-only: only those pairs (skips the table). */
 const AB_ONLY = argv.includes('--ab-only');
+/** --ab-b 'NAME=value,…': the environment of the B side of each pair (default the Prisma path). */
+const AB_B = Object.fromEntries(
+  arg('ab-b', 'IMPORT_EVENTS_COPY=false')
+    .split(',')
+    .map((kv) => kv.split('=') as [string, string]),
+);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vg-events-bench-'));
 
 const rng = new Rng(7);
@@ -214,13 +220,15 @@ async function main(): Promise<void> {
       const dry = await measured(() => cli(url, 'events', eventsFile, ['--dry-run']));
       const tx = await best(async () => (await truncate(url), withServerCpu(admin, name, () => cli(url, 'transactions', txFile))));
       const ev = await best(() => importEmpty());
+      const oneConnection = await best(() => importEmpty({ IMPORT_EVENTS_CONNECTIONS: '1' }));
       const again = await measured(() => cli(url, 'events', eventsFile));
       const prismaPath = await best(() => importEmpty({ IMPORT_EVENTS_COPY: 'false' }));
       const rate = (s: ImportSummary, n: number) => n / s.seconds;
       const rows: [string, Run, number][] = [
         ['baseline: transactions import, empty database', tx, rate(tx, tx.inserted)],
         ['events --dry-run (parse + validate, no writes)', dry, rate(dry, dry.rowsValid)],
-        ['events import, empty database', ev, rate(ev, ev.inserted)],
+        ['events import, empty database (COPY over 2 connections, the default)', ev, rate(ev, ev.inserted)],
+        ['events import, empty database, one COPY connection (IMPORT_EVENTS_CONNECTIONS=1)', oneConnection, rate(oneConnection, oneConnection.inserted)],
         ['events import, empty database, Prisma path (IMPORT_EVENTS_COPY=false)', prismaPath, rate(prismaPath, prismaPath.inserted)],
         ['events re-import (all unchanged)', again, rate(again, again.unchanged)],
       ];
@@ -234,24 +242,26 @@ async function main(): Promise<void> {
       console.log(`\nevents inserted ${fmt(ev.inserted)}, customers created ${fmt(ev.customersCreated)}, search texts to embed ${fmt(ev.searchesChanged)}; target ≥ 50,000 events/s: ${rate(ev, ev.inserted) >= 50_000 ? 'met' : 'not met'}`);
       const cpuRatio = ev.pgCpuSeconds && prismaPath.pgCpuSeconds ? `, PostgreSQL CPU ${(ev.pgCpuSeconds / prismaPath.pgCpuSeconds).toFixed(2)}x` : '';
       console.log(`COPY path / Prisma path, same run: rows/s ${(rate(ev, ev.inserted) / rate(prismaPath, prismaPath.inserted)).toFixed(2)}x${cpuRatio}`);
+      console.log(`2 COPY connections / 1, same run: rows/s ${(rate(ev, ev.inserted) / rate(oneConnection, oneConnection.inserted)).toFixed(2)}x`);
     }
     const measured = (f: () => Promise<ImportSummary>) => best(() => withServerCpu(admin, name, f));
     const importEmpty = async (env: NodeJS.ProcessEnv = {}) => (await truncate(url), withServerCpu(admin, name, () => cli(url, 'events', eventsFile, [], env)));
     if (!AB_ONLY) await table(measured, importEmpty);
     if (AB > 0) {
       const pairs: [Run, Run][] = [];
-      console.log('\n| pair | COPY s | Prisma s | COPY PostgreSQL CPU s | Prisma PostgreSQL CPU s | COPY CLI CPU s | Prisma CLI CPU s | load |');
+      console.log(`\nA = default settings, B = ${JSON.stringify(AB_B)}`);
+      console.log('\n| pair | A s | B s | A PostgreSQL CPU s | B PostgreSQL CPU s | A CLI CPU s | B CLI CPU s | load |');
       console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
       for (let i = 0; i < AB; i++) {
         const a = await importEmpty();
-        const b = await importEmpty({ IMPORT_EVENTS_COPY: 'false' });
+        const b = await importEmpty(AB_B);
         pairs.push([a, b]);
         const cpu = (r: Run) => (r.pgCpuSeconds === null ? '-' : r.pgCpuSeconds.toFixed(1));
         console.log(`| ${i + 1} | ${a.seconds.toFixed(2)} | ${b.seconds.toFixed(2)} | ${cpu(a)} | ${cpu(b)} | ${a.cpuSeconds.toFixed(1)} | ${b.cpuSeconds.toFixed(1)} | ${os.loadavg()[0]!.toFixed(1)} |`);
       }
       const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
       const ratio = (f: (r: Run) => number | null) => median(pairs.map(([a, b]) => (f(a) ?? NaN) / (f(b) ?? NaN))).toFixed(2);
-      console.log(`median COPY/Prisma ratio over ${AB} pairs: wall ${ratio((r) => r.seconds)}x, PostgreSQL CPU ${ratio((r) => r.pgCpuSeconds)}x, CLI CPU ${ratio((r) => r.cpuSeconds)}x`);
+      console.log(`median A/B ratio over ${AB} pairs: wall ${ratio((r) => r.seconds)}x, PostgreSQL CPU ${ratio((r) => r.pgCpuSeconds)}x, CLI CPU ${ratio((r) => r.cpuSeconds)}x`);
     }
     console.log(`load average at the end ${os.loadavg()[0]!.toFixed(2)}`);
   } finally {

@@ -1,3 +1,4 @@
+import { CustomerIdCache } from './customer-id.cache';
 import { type EncodedEvents, EventsCopyWriter, type EventsCopyResult } from './events-copy.writer';
 import type { EventRow } from './events.schemas';
 
@@ -22,7 +23,9 @@ export class EventsCopyPool {
   private constructor(private readonly writers: EventsCopyWriter[]) {}
 
   static async open(databaseUrl: string, connections: number): Promise<EventsCopyPool> {
-    const opened = await Promise.allSettled(Array.from({ length: Math.max(1, connections) }, () => EventsCopyWriter.open(databaseUrl)));
+    // One cache for all: a customer resolved by one connection's batch is known to the others' next ones.
+    const cache = new CustomerIdCache();
+    const opened = await Promise.allSettled(Array.from({ length: Math.max(1, connections) }, () => EventsCopyWriter.open(databaseUrl, cache)));
     const writers = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
     const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) {

@@ -71,7 +71,8 @@ export async function upsertEvents(tx: Tx, rows: EventRow[]): Promise<Omit<Event
   // their feature vector) and the counts; only the ids of changed search events travel back.
   const [r] = await tx.$queryRawUnsafe<{ inserted: number; changed: number; search_ids: string[] }[]>(
     mergeEventsSql(`jsonb_to_recordset($1::jsonb) as s(external_id text, customer text, occurred_at timestamptz, type text,
-      product_id text, category text, text text, text_hash text, properties jsonb)`),
+      product_id text, category text, text text, text_hash text, properties jsonb)
+      join customers c on c.external_id = s.customer`),
     json,
   );
   const changed = Number(r?.changed ?? 0);
@@ -90,9 +91,9 @@ export async function upsertEvents(tx: Tx, rows: EventRow[]): Promise<Omit<Event
 
 /**
  * The merge both writers run (this JSON statement and the COPY writer's staging table): an upsert keyed by
- * externalId from `source` (a relation aliased s with the columns external_id, customer, occurred_at, type,
- * product_id, category, text, text_hash, properties), where `IS DISTINCT FROM` makes a repeated row a no-op; the
- * stale mark of the customers whose events changed (event features are part of their feature vector), locked in id
+ * externalId from `source` (relations aliased s, with the columns external_id, customer, occurred_at, type,
+ * product_id, category, text, text_hash, properties, and c, whose id is the customer's), where `IS DISTINCT FROM`
+ * makes a repeated row a no-op; the stale mark of the customers whose events changed (event features are part of their feature vector), locked in id
  * order so concurrent writers touching the same customers queue instead of deadlocking; and the
  * counts, with only the ids of changed search events travelling back. `source` is SQL text written in this module
  * and the COPY writer, never input: values reach it as bind parameters or COPY data.
@@ -103,7 +104,6 @@ export function mergeEventsSql(source: string): string {
       insert into events (external_id, customer_id, occurred_at, type, product_id, category, text, text_hash, properties)
       select s.external_id, c.id, s.occurred_at, s.type::"EventType", s.product_id, s.category, s.text, s.text_hash, s.properties
       from ${source}
-      join customers c on c.external_id = s.customer
       on conflict (external_id) do update set customer_id = excluded.customer_id, occurred_at = excluded.occurred_at,
         type = excluded.type, product_id = excluded.product_id, category = excluded.category, text = excluded.text,
         text_hash = excluded.text_hash, properties = excluded.properties, updated_at = now()

@@ -289,6 +289,23 @@ describe(`events on ${backend}`, () => {
     });
 
     if (backend === 'postgres') {
+      it('sends the ids of customers it has written before, and fails loudly when such a customer was erased meanwhile', async () => {
+        const c = uid('wc');
+        const p = app.db.prisma;
+        const writer = await EventsCopyWriter.open(app.env.DATABASE_URL!);
+        try {
+          expect(await writer.write([row(c, 1)])).toMatchObject({ inserted: 1, customersCreated: 1 });
+          const id = (await p.customer.findUniqueOrThrow({ where: { externalId: c } })).id;
+          expect(writer.encode([row(c, 2)]).text).toContain(`\t${id}\t`);
+          expect(await writer.write([row(c, 2)])).toMatchObject({ inserted: 1, customersCreated: 0 });
+          await p.customer.delete({ where: { externalId: c } });
+          await expect(writer.write([row(c, 3)])).rejects.toThrow(/foreign key/);
+          expect(await p.event.count({ where: { externalId: { startsWith: `${c}-` } } })).toBe(0);
+        } finally {
+          await writer.close();
+        }
+      });
+
       it('splits each batch over connections by id: parts run at once on shared customers, counts add up, later batches win', async () => {
         const p = app.db.prisma;
         const cs = Array.from({ length: 6 }, (_, i) => uid(`pl${i}`));
