@@ -12,7 +12,7 @@
  *
  *   npx tsx bench/similarity.bench.ts [--customers 100000] [--queries 200] [--m 16] [--ef-construction 64]
  *     [--ef-search 100] [--ef-search-filtered 200] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
- *     [--name NAME] (name the new database, e.g. vg_h6_sim_a; default vg_bench_sim_<random>)
+ *     [--name NAME] (name the new database: vg_<tag>_sim or vg_<tag>_sim_<suffix>; default vg_bench_sim_<random>)
  *     [--db NAME]   (reuse a database kept by --keep: no load, no index build; dropped at the end unless --keep)
  *     [--only TEXT] (only the cases whose name contains TEXT; several separated by |)
  */
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   const reuse = arg('db', '');
   const name = reuse || arg('name', `vg_bench_sim_${crypto.randomBytes(4).toString('hex')}`);
   // Only throw-away benchmark databases: vg_bench_sim_* or a helper's own vg_<tag>_sim_*.
-  if (!/^vg_(bench|[a-z0-9]+_sim)_[0-9a-z_]+$/.test(name)) throw new Error(`--db/--name must name a vg_bench_sim_* or vg_<tag>_sim_* database`);
+  if (!/^vg_(bench_sim_[0-9a-z_]+|[a-z0-9]+_sim(_[0-9a-z_]+)?)$/.test(name)) throw new Error(`--db/--name must name a vg_bench_sim_* or vg_<tag>_sim_* database`);
   const admin = new Client({ connectionString: ADMIN });
   await admin.connect();
   if (!reuse) await admin.query(`create database ${name}`);
@@ -214,6 +214,7 @@ async function measure(p: PrismaClient): Promise<void> {
     ...[100, 300].map((n): Case => ({ name: `BLEND, ${n} profile candidates`, by: 'BLEND', filter: null, cfg: { blendCandidates: n } })),
     ...[20, 100].map((ef): Case => ({ name: `BLEND, pooled ef_search ${ef}`, by: 'BLEND', filter: null, cfg: { blendEfSearch: ef } })),
     ...[0.3, 0.7].map((w): Case => ({ name: `BLEND (w ${w})`, by: 'BLEND', filter: null, w })),
+    ...[0.3, 0.7].map((w): Case => ({ name: `BLEND (w ${w}), region 10%`, by: 'BLEND', filter: { region: ['r10'] }, w })),
     { name: 'BLEND (w 0.7), blend index alone', by: 'BLEND', filter: null, w: 0.7, cfg: { blendCandidates: 0 } },
     ...[40, 64, 200].map((ef): Case => ({ name: `SEMANTIC, ef_search ${ef}`, by: 'SEMANTIC', filter: null, cfg: { efSearch: ef } })),
   ];

@@ -1,17 +1,17 @@
-import type { PrismaClient } from '../generated/prisma/client';
+import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { FEATURE_SET } from '../features/features.definitions';
 import { castVector, parseVector } from '../db/vector';
 import { badInput, DomainError } from '../lib/errors';
 import { BEHAVIOR_DIM, centroid } from './behavior-vectors';
 import {
-  annSql, blendSql, exactSql, hasFilter, inSpace, MAX_FILTER_VALUES, selectiveSql, semanticCandidates, type SimilarityFilter, type Space, table,
+  annSql, blendSql, exactSql, hasFilter, type HnswScan, inSpace, MAX_FILTER_VALUES, pooledBlendSql, selectiveSql, semanticCandidates, type SimilarityFilter, type Space,
+  table,
 } from './similarity.sql';
 
 export type { SimilarityFilter } from './similarity.sql';
 export type SimilarityMode = 'SEMANTIC' | 'BEHAVIOR' | 'BLEND';
 
-type Db = Pick<PrismaClient, '$queryRaw' | '$transaction'>;
-type Tx = Pick<PrismaClient, '$queryRaw' | '$executeRawUnsafe'>;
+type Db = Pick<PrismaClient, '$queryRaw'>;
 
 export interface SimilarityConfig {
   /** The profile vectors' embedding model key and dimension (the configured model). */
@@ -29,10 +29,10 @@ export interface SimilarityConfig {
   blendCandidates?: number;
   /**
    * The same under a (non-selective) filter: the profile scan then walks about 1/share candidates per match, so
-   * the pool is kept smaller; default an eighth of blendCandidates.
+   * the pool is kept smaller; default an eighth of blendCandidates at w 0.5, growing to twice that at w 0.75.
    */
   blendCandidatesFiltered?: number;
-  /** hnsw.ef_search of the pooled BLEND scans (both, one statement); iterative scans carry them past it. */
+  /** hnsw.ef_search of each pooled BLEND scan (doubled under a filter); relaxed iterative scans carry them past it. */
   blendEfSearch?: number;
 }
 
@@ -95,6 +95,15 @@ async function vectorsOf(db: Pick<Db, '$queryRaw'>, s: Space, ids: readonly numb
   return new Map(rows.map((r) => [Number(r.customer_id), Float64Array.from(parseVector(r.v))]));
 }
 
+/** One customer's vectors in the spaces asked for (null where there is none), in one round trip. */
+async function customerVectors(db: Pick<Db, '$queryRaw'>, id: number, sem: Space | null, beh: Space | null): Promise<[Float64Array | null, Float64Array | null]> {
+  const one = (s: Space | null) =>
+    s ? Prisma.sql`(select (${castVector('v.embedding', s.dim)})::text from ${table(s)} v where ${inSpace(s, 'v')} and v.customer_id = ${id}::int)` : Prisma.sql`null::text`;
+  const [row] = await db.$queryRaw<{ s: string | null; b: string | null }[]>`select ${one(sem)} as s, ${one(beh)} as b`;
+  const parse = (t: string | null | undefined) => (t == null ? null : Float64Array.from(parseVector(t)));
+  return [parse(row?.s), parse(row?.b)];
+}
+
 /**
  * The k customers nearest to one customer. SEMANTIC compares comment profiles, BEHAVIOR the standardized
  * feature vectors, BLEND ranks by w·semantic + (1 − w)·behaviour cosine distance. BLEND for a customer without a
@@ -112,10 +121,7 @@ export async function similarCustomers(
   const weight = q.semanticWeight ?? 0.5;
   validate(k, 200, weight, q.filter);
   const { sem, beh } = spaces(cfg);
-  const [s, b] = await Promise.all([
-    by === 'BEHAVIOR' ? null : vectorsOf(db, sem, [q.customerId]).then((m) => m.get(q.customerId) ?? null),
-    by === 'SEMANTIC' ? null : vectorsOf(db, beh, [q.customerId]).then((m) => m.get(q.customerId) ?? null),
-  ]);
+  const [s, b] = await customerVectors(db, q.customerId, by === 'BEHAVIOR' ? null : sem, by === 'SEMANTIC' ? null : beh);
   if (!s && !b) {
     const what = by === 'SEMANTIC' ? 'profile embedding (no embedded comments)' : by === 'BEHAVIOR' ? 'behaviour vector (no current feature snapshot)' : 'profile embedding or behaviour vector';
     throw new DomainError('NOT_FOUND', `customer ${q.customerId} has no ${what}`);
@@ -169,18 +175,24 @@ async function nearest(db: Db, cfg: SimilarityConfig, q: Query): Promise<Similar
 
   if (blend) {
     const toBlendHit = (r: BothRow & { distance: number }) => hit(r.customer_id, Number(r.semantic), Number(r.behavior), Number(r.distance));
-    const most = cfg.blendCandidates ?? DEFAULTS.blendCandidates;
-    const pooled = semanticCandidates(q.semanticWeight, q.k, hasFilter(q.filter) ? (cfg.blendCandidatesFiltered ?? Math.round(most / 8)) : most);
-    const sql = (exact: boolean) => blendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, exact, pooled);
+    const filtered = hasFilter(q.filter);
     if (!selective) {
-      // The pool is re-ranked exactly, so a narrow beam suffices (candidates matter, not their order), and it asks
-      // for more rows than ef anyway: the iterative scans supply them.
+      const most = cfg.blendCandidates ?? DEFAULTS.blendCandidates;
+      const mostFiltered = cfg.blendCandidatesFiltered ?? Math.round(most / 8);
+      // Unfiltered, `most` holds recall up to w 0.7 (0.97); a filtered pool is small and needs to grow with w.
+      const candidates = filtered ? semanticCandidates(q.semanticWeight, q.k, mostFiltered, 2 * mostFiltered) : semanticCandidates(q.semanticWeight, q.k, most);
+      // The pool is re-ranked exactly, so both scans walk with a narrow beam in relaxed order (candidates matter,
+      // not their order): the profile scan's iterative walk carries on past ef to its `candidates` rows. A profile
+      // beam as wide as the candidates (200) read twice the index pages for recall 0.976 instead of 0.968.
       const blendEf = cfg.blendEfSearch ?? DEFAULTS.blendEfSearch;
-      const ef = pooled ? (hasFilter(q.filter) ? 2 * blendEf : blendEf) : efSearch(cfg, q.k, hasFilter(q.filter));
-      const rows = await withHnsw(db, ef, (tx) => tx.$queryRaw<(BothRow & { distance: number })[]>(sql(false)));
+      const blendScan: HnswScan = candidates ? { ef: filtered ? 2 * blendEf : blendEf, iterative: 'relaxed_order' } : { ef: efSearch(cfg, q.k, filtered), iterative: 'strict_order' };
+      const sql = candidates
+        ? pooledBlendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, { candidates, blend: blendScan, profile: blendScan })
+        : blendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, blendScan);
+      const rows = await db.$queryRaw<(BothRow & { distance: number })[]>(sql);
       if (rows.length >= q.k) return { hits: rows.map(toBlendHit), strategy: 'hnsw' };
     }
-    const rows = await db.$queryRaw<(BothRow & { distance: number })[]>(sql(true));
+    const rows = await db.$queryRaw<(BothRow & { distance: number })[]>(blendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, null));
     return { hits: rows.map(toBlendHit), strategy: 'exact' };
   }
 
@@ -190,7 +202,8 @@ async function nearest(db: Db, cfg: SimilarityConfig, q: Query): Promise<Similar
     return hit(r.customer_id, space.kind === 'semantic' ? d : null, space.kind === 'behavior' ? d : null, d);
   };
   if (!selective) {
-    const rows = await withHnsw(db, efSearch(cfg, q.k, hasFilter(q.filter)), (tx) => tx.$queryRaw<{ customer_id: number; distance: number }[]>(annSql(space, v, q.k, q.exclude, q.filter)));
+    const scan: HnswScan = { ef: efSearch(cfg, q.k, hasFilter(q.filter)), iterative: 'strict_order' };
+    const rows = await db.$queryRaw<{ customer_id: number; distance: number }[]>(annSql(space, v, q.k, q.exclude, q.filter, scan));
     if (rows.length >= q.k) return { hits: rows.map(toHit), strategy: 'hnsw' };
   }
   const rows = await db.$queryRaw<{ customer_id: number; distance: number }[]>(exactSql(space, v, q.k, q.exclude, q.filter));
@@ -206,15 +219,6 @@ function efSearch(cfg: SimilarityConfig, k: number, filtered: boolean): number {
   // A filter discards candidates the graph walk already paid for; a wider beam keeps recall up (BENCHMARKS.md).
   const plain = cfg.efSearch ?? DEFAULTS.efSearch;
   return Math.max(k, Math.round(filtered ? (cfg.efSearchFiltered ?? 2 * plain) : plain));
-}
-
-async function withHnsw<T>(db: Db, efSearch: number, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  const ef = Math.min(1000, Math.max(1, Math.round(efSearch)));
-  return db.$transaction(async (tx) => {
-    // set_config(..., true) is SET LOCAL: one round trip for both, the value a bind parameter.
-    await tx.$queryRaw`select set_config('hnsw.ef_search', ${String(ef)}, true), set_config('hnsw.iterative_scan', 'strict_order', true)`;
-    return fn(tx);
-  });
 }
 
 async function isSelective(db: Pick<Db, '$queryRaw'>, f: SimilarityFilter, share: number): Promise<boolean> {

@@ -80,16 +80,35 @@ export function notIn(alias: string, ids: readonly number[]): Prisma.Sql {
   return Prisma.sql`${Prisma.raw(alias)}.customer_id not in (select (jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))::int)`;
 }
 
+/** How one HNSW scan walks the graph: hnsw.ef_search (the beam) and hnsw.iterative_scan. */
+export interface HnswScan {
+  ef: number;
+  /** strict_order when the scan's order is the answer's; relaxed_order when the rows are re-ranked anyway. */
+  iterative: 'strict_order' | 'relaxed_order' | 'off';
+}
+
 /**
- * Nearest first through the HNSW index of the space. The filter is a semi-join the index scan feeds: with
- * hnsw.iterative_scan on, the scan goes on past ef_search while the filter discards candidates.
+ * A qual that sets the scan's hnsw.ef_search and hnsw.iterative_scan inside the statement: the planner puts
+ * it in a Result node's one-time filter right above the index scan, evaluated before the scan reads its first
+ * tuple (pgvector reads both settings then). `true` = SET LOCAL, so they lapse with the statement's implicit
+ * transaction. One round trip instead of four (begin, set_config, query, commit), which was most of a query's
+ * time (BENCHMARKS.md "Similar customers"); two scans in one statement each get their own beam.
  */
-export function annSql(s: Space, q: ArrayLike<number>, k: number, exclude: readonly number[], f: SimilarityFilter | null): Prisma.Sql {
+export function hnswGate(scan: HnswScan): Prisma.Sql {
+  const ef = Math.min(1000, Math.max(1, Math.round(scan.ef)));
+  return Prisma.sql`(select set_config('hnsw.ef_search', ${String(ef)}, true) || set_config('hnsw.iterative_scan', ${scan.iterative}, true)) is not null`;
+}
+
+/**
+ * Nearest first through the HNSW index of the space. The filter is a semi-join the index scan feeds: with an
+ * iterative scan the walk goes on past ef_search while the filter discards candidates.
+ */
+export function annSql(s: Space, q: ArrayLike<number>, k: number, exclude: readonly number[], f: SimilarityFilter | null, scan: HnswScan): Prisma.Sql {
   const filter = hasFilter(f) ? Prisma.sql`and v.customer_id in (${filteredIds(f!)})` : Prisma.empty;
   return Prisma.sql`
     select v.customer_id, (${distance(s, 'v', q)})::float8 as distance
     from ${table(s)} v
-    where ${inSpace(s, 'v')} and ${notIn('v', exclude)} ${filter}
+    where ${hnswGate(scan)} and ${inSpace(s, 'v')} and ${notIn('v', exclude)} ${filter}
     order by ${distance(s, 'v', q)}
     limit ${k}`;
 }
@@ -120,66 +139,79 @@ export function blendQuery(qs: ArrayLike<number>, qb: ArrayLike<number>, w: numb
 }
 
 /**
- * Semantic candidates to add to the blend index's own for weight w: none while behaviour dominates (the blend
- * graph alone finds those, recall@10 0.996 at w 0.3), up to `max` from w 0.5 on (BENCHMARKS.md "Similar
- * customers": the blend graph misses customers near in profile only, more so the heavier the profile weighs).
+ * Profile candidates to pool with the blend index's for weight w: none while behaviour dominates (the blend graph
+ * alone finds those, recall@10 0.996 at w 0.3), rising to `max` at w 0.5, then on to `heavyMax` at w 0.75: the
+ * blend graph misses customers near in profile only, more so the heavier the profile weighs (BENCHMARKS.md
+ * "Similar customers": under a 10% filter, w 0.7 gave recall 0.92 with 25 candidates, 0.99 with 50).
  */
-export function semanticCandidates(w: number, k: number, max: number): number {
-  const ramp = Math.min(1, Math.max(0, (w - 0.25) / 0.25));
-  return ramp > 0 && max > 0 ? Math.max(k, Math.round(ramp * Math.max(max, k))) : 0;
+export function semanticCandidates(w: number, k: number, max: number, heavyMax = max): number {
+  if (!(max > 0)) return 0;
+  const ramp = (x: number) => Math.min(1, Math.max(0, x));
+  const n = w <= 0.5 ? ramp((w - 0.25) / 0.25) * max : max + ramp((w - 0.5) / 0.25) * Math.max(0, heavyMax - max);
+  return n > 0 ? Math.max(k, Math.round(n)) : 0;
+}
+
+/** The blend row's two halves, compared with the query's: `semantic` and `behavior` cosine distances. */
+function blendParts(sem: Space, qs: ArrayLike<number>, beh: Space, qb: ArrayLike<number>): Prisma.Sql {
+  return Prisma.sql`(subvector(v.embedding, 1, ${dimSql(sem.dim)})::vector(${dimSql(sem.dim)}) <=> ${vectorParam(qs, sem.dim)})::float8 as semantic,
+      (subvector(v.embedding, ${dimSql(sem.dim + 1)}, ${dimSql(beh.dim)})::vector(${dimSql(beh.dim)}) <=> ${vectorParam(qb, beh.dim)})::float8 as behavior`;
 }
 
 /**
  * BLEND through customer_blend_vectors ([profile ; behaviour], inner-product HNSW): nearest by
  * 1 + (v <#> [w·qs ; (1 − w)·qb]) = w·semantic + (1 − w)·behaviour distance, with both parts read back from the
- * row (subvector) for the answer. `exact`: over the filtered set, ordered by an expression the index cannot serve.
- *
- * With `candidates` > 0 (index path), the blend index's k nearest are pooled with the `candidates` nearest by
- * profile (the profile HNSW) and the pool is re-ranked exactly by the blend row of each (primary-key lookups): the
- * blend graph reliably finds customers near in both spaces, but reaches only part of the plateau of customers near
- * in one space only, and a larger beam does not help (BENCHMARKS.md). Only customers with a blend row, i.e. both
- * vectors, can come back, as in the other paths.
+ * row (subvector) for the answer. With `scan`, through the blend index alone; without, exactly over the filtered
+ * set, ordered by an expression the index cannot serve.
  */
 export function blendSql(
-  sem: Space, qs: ArrayLike<number>, beh: Space, qb: ArrayLike<number>, w: number, k: number, exclude: readonly number[], f: SimilarityFilter | null, exact: boolean,
-  candidates = 0,
+  sem: Space, qs: ArrayLike<number>, beh: Space, qb: ArrayLike<number>, w: number, k: number, exclude: readonly number[], f: SimilarityFilter | null, scan: HnswScan | null,
 ): Prisma.Sql {
   const dim = sem.dim + beh.dim;
-  const bq = vectorParam(blendQuery(qs, qb, w), dim);
-  const ip = Prisma.sql`${castVector('v.embedding', dim)} <#> ${bq}`;
+  const ip = Prisma.sql`${castVector('v.embedding', dim)} <#> ${vectorParam(blendQuery(qs, qb, w), dim)}`;
   const filtered = hasFilter(f);
-  const parts = Prisma.sql`(subvector(v.embedding, 1, ${dimSql(sem.dim)})::vector(${dimSql(sem.dim)}) <=> ${vectorParam(qs, sem.dim)})::float8 as semantic,
-      (subvector(v.embedding, ${dimSql(sem.dim + 1)}, ${dimSql(beh.dim)})::vector(${dimSql(beh.dim)}) <=> ${vectorParam(qb, beh.dim)})::float8 as behavior`;
   const inBlend = Prisma.sql`v.dim = ${dimSql(dim)} and v.model = ${sem.key}`;
-  if (!exact && candidates > 0) {
-    const filter = (alias: string) => (filtered ? Prisma.sql`and ${Prisma.raw(alias)}.customer_id in (${filteredIds(f!)})` : Prisma.empty);
-    return Prisma.sql`
-      with pool as (
-        (select v.customer_id from customer_blend_vectors v
-         where ${inBlend} and ${notIn('v', exclude)} ${filter('v')}
-         order by ${ip} limit ${k})
-        union
-        (select p.customer_id from ${table(sem)} p
-         where ${inSpace(sem, 'p')} and ${notIn('p', exclude)} ${filter('p')}
-         order by ${distance(sem, 'p', qs)} limit ${candidates})
-      ), top as (
-        select v.customer_id, v.embedding, (1 + (${ip}))::float8 as distance
-        from pool join customer_blend_vectors v on v.customer_id = pool.customer_id and ${inBlend}
-        order by (${ip}) + 0, v.customer_id
-        limit ${k}
-      )
-      select v.customer_id, v.distance, ${parts}
-      from top v
-      order by v.distance, v.customer_id`;
-  }
-  const from = exact && filtered ? Prisma.sql`(${filteredIds(f!)}) fi join customer_blend_vectors v on v.customer_id = fi.id` : Prisma.sql`customer_blend_vectors v`;
-  const filter = !exact && filtered ? Prisma.sql`and v.customer_id in (${filteredIds(f!)})` : Prisma.empty;
-  const order = exact ? Prisma.sql`(${ip}) + 0, v.customer_id` : ip;
+  const from = !scan && filtered ? Prisma.sql`(${filteredIds(f!)}) fi join customer_blend_vectors v on v.customer_id = fi.id` : Prisma.sql`customer_blend_vectors v`;
+  const filter = scan && filtered ? Prisma.sql`and v.customer_id in (${filteredIds(f!)})` : Prisma.empty;
   return Prisma.sql`
-    select v.customer_id, (1 + (${ip}))::float8 as distance, ${parts}
+    select v.customer_id, (1 + (${ip}))::float8 as distance, ${blendParts(sem, qs, beh, qb)}
     from ${from}
-    where ${inBlend} and ${notIn('v', exclude)} ${filter}
-    order by ${order}
+    where ${scan ? Prisma.sql`${hnswGate(scan)} and ` : Prisma.empty}${inBlend} and ${notIn('v', exclude)} ${filter}
+    order by ${scan ? ip : Prisma.sql`(${ip}) + 0, v.customer_id`}
+    limit ${k}`;
+}
+
+/**
+ * Pooled BLEND, one statement: the blend index's k nearest ∪ the profile index's `candidates` nearest, re-ranked
+ * by w·semantic + (1 − w)·behaviour. The blend graph reliably finds customers near in both spaces, but reaches
+ * only part of the plateau of those near in one space only, whatever the beam (BENCHMARKS.md). Nothing is fetched
+ * twice: the blend rows' distances come from their own halves, the profile candidates' from the profile scan, plus
+ * a primary-key lookup of the small behaviour row; the big blend rows are never read by key. Each scan has its
+ * own beam (hnswGate), relaxed order since the pool is re-ranked. Only customers with both vectors come back.
+ */
+export function pooledBlendSql(
+  sem: Space, qs: ArrayLike<number>, beh: Space, qb: ArrayLike<number>, w: number, k: number, exclude: readonly number[], f: SimilarityFilter | null,
+  pool: { candidates: number; blend: HnswScan; profile: HnswScan },
+): Prisma.Sql {
+  const filter = (alias: string) => (hasFilter(f) ? Prisma.sql`and ${Prisma.raw(alias)}.customer_id in (${filteredIds(f!)})` : Prisma.empty);
+  return Prisma.sql`
+    with near_blend as materialized (
+      ${blendSql(sem, qs, beh, qb, w, k, exclude, f, pool.blend)}
+    ), near_profile as materialized (
+      select p.customer_id, (${distance(sem, 'p', qs)})::float8 as semantic
+      from ${table(sem)} p
+      where ${hnswGate(pool.profile)} and ${inSpace(sem, 'p')} and ${notIn('p', exclude)} ${filter('p')}
+      order by ${distance(sem, 'p', qs)}
+      limit ${pool.candidates}
+    ), candidates as (
+      select customer_id, semantic, behavior from near_blend
+      union all
+      select np.customer_id, np.semantic, (${distance(beh, 'b', qb)})::float8
+      from near_profile np join ${table(beh)} b on b.customer_id = np.customer_id and ${inSpace(beh, 'b')}
+      where np.customer_id not in (select customer_id from near_blend)
+    )
+    select customer_id, ${w}::float8 * semantic + (1 - ${w}::float8) * behavior as distance, semantic, behavior
+    from candidates
+    order by 2, customer_id
     limit ${k}`;
 }
 

@@ -11,6 +11,7 @@ import { Rng } from '../../src/lib/random';
 import { BEHAVIOR_DIM, BEHAVIOR_FEATURES, behaviorVector, compactVectorLiteral } from '../../src/similarity/behavior-vectors';
 import { loadStandardization } from '../../src/similarity/behavior-vectors.service';
 import { lookalikes, type SimilarityConfig, similarCustomers } from '../../src/similarity/similar-customers.service';
+import { annSql } from '../../src/similarity/similarity.sql';
 import { gql, type Proc, spawnEntry } from '../helpers/processes';
 import { backend, openTestApp, testEnv, uid } from '../helpers/test-env';
 
@@ -213,6 +214,20 @@ describe(`similar customers on ${backend}`, () => {
       expect(noProfile.hits.every((h) => h.semanticDistance === null && h.behaviorDistance === h.distance)).toBe(true);
       await expect(similarCustomers(p, cfg, { customerId: ids[N - 1]!, by: 'SEMANTIC' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       await expect(similarCustomers(p, cfg, { customerId: ids[q]!, k: 0 })).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    });
+
+    it('the HNSW settings set inside a statement apply to its index scan and lapse with it', async () => {
+      const p = app.db.prisma;
+      const space = { kind: 'semantic' as const, key: cfg.semantic.model, dim: SEM_DIM };
+      // Without iterative scans a scan yields at most ef_search rows: 7 rows of the 50 asked prove the scan saw 7.
+      const rows = await p.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe('set local enable_seqscan = off');
+        return tx.$queryRaw<{ customer_id: number }[]>(annSql(space, sem[5]!, 50, [ids[5]!], null, { ef: 7, iterative: 'off' }));
+      });
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.length).toBeLessThanOrEqual(7);
+      const [after] = await p.$queryRaw<{ ef: string; iterative: string }[]>`select current_setting('hnsw.ef_search') as ef, current_setting('hnsw.iterative_scan') as iterative`;
+      expect(after).toEqual({ ef: '40', iterative: 'off' });
     });
 
     it('lookalikes: nearest to the seeds centroid, seeds excluded', async () => {

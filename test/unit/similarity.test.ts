@@ -4,7 +4,9 @@ import { FEATURE_NAMES, MISSING } from '../../src/features/features.definitions'
 import {
   BEHAVIOR_DIM, BEHAVIOR_FEATURES, BIAS, behaviorVector, centroid, CLIP, compactVectorLiteral, matchesSpec, StatsAccumulator, transformed,
 } from '../../src/similarity/behavior-vectors';
-import { blendQuery, blendSql, exactSql, filteredIds, hasFilter, notIn, semanticCandidates } from '../../src/similarity/similarity.sql';
+import {
+  annSql, blendQuery, blendSql, exactSql, filteredIds, hasFilter, hnswGate, notIn, pooledBlendSql, semanticCandidates,
+} from '../../src/similarity/similarity.sql';
 
 const norm = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
 const cos = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((s, x, i) => s + x * b[i]!, 0) / (norm(a) * norm(b));
@@ -126,7 +128,7 @@ describe('similarity SQL', () => {
     expect(notIn('v', [1, 2]).values).toEqual([JSON.stringify([1, 2])]);
   });
 
-  it('BLEND pools profile candidates by weight: none while behaviour dominates, all of them from w 0.5, at least k', () => {
+  it('BLEND pools profile candidates by weight: none while behaviour dominates, max at w 0.5, heavyMax from w 0.75, at least k', () => {
     expect(semanticCandidates(0, 10, 200)).toBe(0);
     expect(semanticCandidates(0.25, 10, 200)).toBe(0);
     expect(semanticCandidates(0.375, 10, 200)).toBe(100);
@@ -135,21 +137,38 @@ describe('similarity SQL', () => {
     expect(semanticCandidates(0.3, 100, 200)).toBe(100);
     expect(semanticCandidates(0.5, 500, 200)).toBe(500);
     expect(semanticCandidates(0.5, 10, 0)).toBe(0);
+    // Past w 0.5 a (filtered) pool grows on to heavyMax at w 0.75.
+    expect(semanticCandidates(0.5, 10, 25, 50)).toBe(25);
+    expect(semanticCandidates(0.7, 10, 25, 50)).toBe(45);
+    expect(semanticCandidates(0.9, 10, 25, 50)).toBe(50);
+    expect(semanticCandidates(0.7, 10, 200)).toBe(200);
   });
 
-  it('pooled BLEND: blend index and profile index candidates, re-ranked exactly on the blend rows, filter in both scans', () => {
+  it('pooled BLEND: blend index and profile index candidates in one statement, each scan with its own beam, filter in both scans', () => {
     const sem = { kind: 'semantic' as const, key: 'm', dim: 2 };
     const beh = { kind: 'behavior' as const, key: 'f', dim: 3 };
-    const pooled = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], { region: ['x'] }, false, 200);
-    expect(pooled.sql).toContain('union');
+    const pool = { candidates: 200, blend: { ef: 40, iterative: 'relaxed_order' as const }, profile: { ef: 200, iterative: 'relaxed_order' as const } };
+    const pooled = pooledBlendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], { region: ['x'] }, pool);
     expect(pooled.sql).toContain('customer_profile_embeddings p');
-    expect(pooled.sql).toMatch(/order by \(v\.embedding::vector\(5\) <#> .*\) \+ 0, v\.customer_id/);
+    expect(pooled.sql).toContain('join customer_behavior_vectors b on b.customer_id = np.customer_id');
+    // The big blend rows are read only by the blend index scan, never looked up by key for the re-rank.
+    expect(pooled.sql.match(/customer_blend_vectors/g)).toHaveLength(1);
     expect(pooled.sql.match(/cu\.region in/g)).toHaveLength(2);
-    expect(pooled.values).toContain(200);
-    const alone = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], null, false, 0);
-    expect(alone.sql).not.toContain('union');
-    const exact = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], null, true, 200);
-    expect(exact.sql).not.toContain('union');
+    expect(pooled.sql.match(/set_config\('hnsw\.ef_search'/g)).toHaveLength(2);
+    expect(pooled.values).toEqual(expect.arrayContaining(['40', '200', 'relaxed_order', 200]));
+    const alone = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], null, { ef: 100, iterative: 'strict_order' });
+    expect(alone.sql).toContain('set_config');
+    expect(alone.values).toEqual(expect.arrayContaining(['100', 'strict_order']));
+    const exact = blendSql(sem, [0.6, 0.8], beh, [1, 0, 0], 0.5, 10, [7], null, null);
+    expect(exact.sql).not.toContain('set_config');
     expect(exact.sql).toMatch(/\) \+ 0, v\.customer_id/);
+  });
+
+  it('the HNSW settings travel as bind parameters inside the statement, the beam clamped to 1..1000', () => {
+    expect(hnswGate({ ef: 5000, iterative: 'strict_order' }).values).toEqual(['1000', 'strict_order']);
+    expect(hnswGate({ ef: 0.2, iterative: 'relaxed_order' }).values).toEqual(['1', 'relaxed_order']);
+    const ann = annSql({ kind: 'semantic', key: 'm', dim: 2 }, [1, 0], 10, [7], null, { ef: 64, iterative: 'strict_order' });
+    expect(ann.sql).toMatch(/where \(select set_config\('hnsw\.ef_search', \?, true\) \|\| set_config\('hnsw\.iterative_scan', \?, true\)\) is not null and/);
+    expect(ann.values).toEqual(expect.arrayContaining(['64', 'strict_order']));
   });
 });
