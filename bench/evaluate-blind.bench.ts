@@ -3,7 +3,7 @@
  * other splits used to check that the selection method is not fitted to that one holdout. Each row is exactly
  * what `valuegraph evaluate` would print for that file, cutoff and horizon (same code path, in-process).
  *
- *   npx tsx bench/evaluate-blind.bench.ts [--data ../shared/data] [--only orii-2010-06-01] [--json out.json] [--targets log1p,raw] [--leaves mean,median]
+ *   npx tsx bench/evaluate-blind.bench.ts [--data ../shared/data] [--only orii-2010-06-01] [--json out.json] [--targets log1p,raw] [--leaves mean,median] [--calibrate training,none] [--folds 3] [--rule gini|mae]
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +24,9 @@ const GRID: SettingGrid = {
   ...DEFAULT_GRID,
   ...(list('targets') ? { targets: list('targets')! } : {}),
   ...(list('leaves') ? { leaves: list('leaves')! } : {}),
+  // Other leaves than qrf: also their fitted calibrations (the grid before qrf), unless --calibrate says otherwise.
+  ...(list('leaves')?.some((l) => l !== 'qrf') ? { blend: [true, false], calibrateOn: ['training', 'none'] as const } : {}),
+  ...(list('calibrate') ? { calibrateOn: list('calibrate')!, blend: [true, false] } : {}),
 };
 
 interface Split {
@@ -59,7 +62,7 @@ for (const s of SPLITS) {
   let h = cache.get(file);
   if (!h) cache.set(file, (h = readHistories(file, s.format)));
   const t0 = Date.now();
-  const r = evaluateHistories(h, { cutoff: Date.parse(`${s.cutoff}T00:00:00Z`), horizonDays: s.horizonDays, forest: { nEstimators: 100, seed: 42 }, grid: GRID });
+  const r = evaluateHistories(h, { cutoff: Date.parse(`${s.cutoff}T00:00:00Z`), horizonDays: s.horizonDays, forest: { nEstimators: 100, seed: 42 }, grid: GRID, ...(arg('folds') ? { innerFolds: Number(arg('folds')) } : {}), ...(arg('rule') ? { rule: arg('rule') as 'gini' | 'mae' } : {}) });
   const secs = (Date.now() - t0) / 1000;
   const m = r.metrics;
   const beatsMae = m.forest.mae < m.bgnbd_gg.mae && m.forest.mae < m.naive.mae;

@@ -8,7 +8,7 @@ import { semanticGroupForEvaluate } from '../embeddings/semantic-evaluate.group'
 import type { Calibration } from './clv/clv-forest';
 import { formatMetricsTable } from './clv/clv-metrics';
 import { evaluateHistories } from './evaluate/evaluate';
-import { DEFAULT_GRID, GINI_TIE, type Selection, type SettingGrid, describeSetting, sameSetting } from './evaluate/select-settings';
+import { DEFAULT_GRID, DEFAULT_INNER_FOLDS, GINI_TIE, type Selection, type SettingGrid, describeSetting, sameSetting } from './evaluate/select-settings';
 import { type EvalFormat, readHistories } from './evaluate/readers';
 import { formatAblation, runEventAblation } from '../events/event-ablation';
 
@@ -24,6 +24,7 @@ interface EvaluateFlags {
   target: 'auto' | 'log1p' | 'raw';
   leaf: 'auto' | 'mean' | 'median';
   minLeaf?: string;
+  innerFolds: string;
   trees: string;
   seed: string;
 }
@@ -43,8 +44,8 @@ function gridOf(o: EvaluateFlags): SettingGrid {
     leaves: o.leaf === 'auto' ? DEFAULT_GRID.leaves : [o.leaf],
     minSamplesLeaf: minLeaf === undefined ? DEFAULT_GRID.minSamplesLeaf : [minLeaf],
     windows: DEFAULT_GRID.windows,
-    blend: DEFAULT_GRID.blend,
-    calibrateOn: DEFAULT_GRID.calibrateOn,
+    // Mean and median leaves of a log1p forest are far off the money scale without the fitted calibration.
+    ...(o.leaf === 'mean' || o.leaf === 'median' ? { blend: [true, false], calibrateOn: ['training'] } : { blend: DEFAULT_GRID.blend, calibrateOn: DEFAULT_GRID.calibrateOn }),
   };
 }
 
@@ -62,8 +63,9 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--json', 'print one JSON object keyed by model then metric (plus "meta" and "selection")')
     .option('--out <file>', 'write per-customer predictions as CSV')
     .addOption(new Option('--target <t>', 'forest target transform; auto: chosen by the inner validation').choices(['auto', 'log1p', 'raw']).default('auto'))
-    .addOption(new Option('--leaf <v>', 'what the forest\'s leaves predict: mean or median of their labels; auto: chosen by the inner validation').choices(['auto', 'mean', 'median']).default('auto'))
+    .addOption(new Option('--leaf <v>', 'what the forest predicts: mean or median of its leaves, or qrf (median of the labels pooled over the leaves a customer reaches); auto: qrf').choices(['auto', 'mean', 'median', 'qrf']).default('auto'))
     .option('--min-leaf <n>', 'fix the forest min leaf (default: chosen by the inner validation among 5, 10, 20)')
+    .option('--inner-folds <n>', 'inner validation periods averaged by the blind selection', String(DEFAULT_INNER_FOLDS))
     .option('--trees <n>', 'trees in the final forest (candidates use at most 50)', '100')
     .option('--seed <n>', 'forest seed', '42')
     .action(async (o: EvaluateFlags) => {
@@ -71,6 +73,8 @@ export function registerEvaluateCommand(program: Command): void {
       const horizonDays = Number(o.horizonDays);
       if (!Number.isInteger(horizonDays) || horizonDays < 1) throw badInput('invalid --horizon-days', [{ field: 'horizon-days', message: 'positive integer' }]);
       const grid = gridOf(o);
+      const innerFolds = Number(o.innerFolds);
+      if (!Number.isInteger(innerFolds) || innerFolds < 1) throw badInput('invalid --inner-folds', [{ field: 'inner-folds', message: 'positive integer' }]);
       const started = Date.now();
       const histories = readHistories(o.transactions, o.format);
       const sem = o.comments
@@ -83,6 +87,7 @@ export function registerEvaluateCommand(program: Command): void {
         cutoff,
         horizonDays,
         grid,
+        innerFolds,
         forest: { nEstimators: Number(o.trees), seed: Number(o.seed) },
         onProgress: o.json ? undefined : (f, m) => process.stderr.write(`\r${(f * 100).toFixed(0).padStart(3)}% ${m.padEnd(40)}`),
       });
@@ -127,7 +132,8 @@ function formatSelection(sel: Selection, cal: Calibration): string {
     const v = sel.validation;
     lines.push(
       `inner validation before the cutoff: candidates learn from ${v.trainingRows} rows (windows of ${v.windowDays} days as of ${v.trainingWindows.join(', ')}), ` +
-        `predict ${v.customers} customers as of ${v.cutoff}, scored on their spend in the ${v.days} days up to the cutoff; ` +
+        `predict ${v.customers} customers as of ${v.cutoff}, scored on their spend in the ${v.days} days up to the cutoff` +
+        `${(v.folds ?? 1) > 1 ? ` (scores averaged with ${v.folds! - 1} earlier period(s) of ${v.days} days, ${Math.max(7, Math.round(v.days / 2))} days apart)` : ''}; ` +
         `among candidates that beat both baselines on both Gini and MAE here (all candidates if none does): best normalized Gini, ties within ${GINI_TIE} broken by MAE`,
       '',
       '| inner validation | normalized Gini | MAE |',

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DAY_MS } from '../../src/features/features.definitions';
 import type { History } from '../../src/models/clv/clv-baselines';
-import { planWindows } from '../../src/models/clv/clv-forest';
+import { designAt, planWindows } from '../../src/models/clv/clv-forest';
 import { evaluateHistories } from '../../src/models/evaluate/evaluate';
 import { GINI_TIE, pick } from '../../src/models/evaluate/select-settings';
 import { readHistories } from '../../src/models/evaluate/readers';
-import { Mulberry32 } from '../../src/models/forest';
+import { Mulberry32, predict } from '../../src/models/forest';
+import { predictQuantile } from '../../src/models/forest/leaf-values';
 
 const START = Date.UTC(2020, 0, 1);
 const CUTOFF = Date.UTC(2020, 9, 1);
@@ -32,9 +33,9 @@ function synthetic(n: number, seed = 7): History[] {
   return out;
 }
 
-// A reduced grid keeps the test short; every axis still has two values.
-const grid = { targets: ['log1p', 'raw'], leaves: ['mean', 'median'], minSamplesLeaf: [5, 20], windows: [3, 6], blend: [true, false], calibrateOn: ['training', 'validation'] } as const;
-const opts = { cutoff: CUTOFF, horizonDays: 90, forest: { nEstimators: 8 }, grid };
+// A reduced grid keeps the test short; every axis still has two values or more. Two inner periods (averaged).
+const grid = { targets: ['log1p', 'raw'], leaves: ['mean', 'median', 'qrf'], minSamplesLeaf: [5, 20], windows: [3, 6], blend: [true, false], calibrateOn: ['training', 'validation', 'none'] } as const;
+const opts = { cutoff: CUTOFF, horizonDays: 90, forest: { nEstimators: 8 }, grid, innerFolds: 2 };
 
 describe('evaluate', () => {
   const histories = synthetic(300);
@@ -73,8 +74,10 @@ describe('evaluate', () => {
   it('chooses its settings by an inner validation that ends at the cutoff', () => {
     const sel = base.selection;
     expect(sel.fallback).toBeUndefined();
-    expect(sel.scores).toHaveLength(2 * 2 * 2 * 2 * 2 * 2);
+    // target × min leaf × windows × leaf × (2 fitted calibrations × blend or not + uncalibrated)
+    expect(sel.scores).toHaveLength(2 * 2 * 2 * 3 * (2 * 2 + 1));
     const v = sel.validation!;
+    expect(v.folds).toBe(2);
     // Candidates predict as of V = cutoff − v and are scored on (V, cutoff]; their windows end by V.
     expect(Date.parse(v.cutoff) + v.days * DAY_MS).toBe(CUTOFF);
     for (const w of v.trainingWindows) expect(Date.parse(w) + v.windowDays * DAY_MS).toBeLessThanOrEqual(Date.parse(v.cutoff));
@@ -89,7 +92,10 @@ describe('evaluate', () => {
     expect(base.model.target).toBe(sel.chosen.target);
     expect(base.model.leaf).toBe(sel.chosen.leaf);
     const own = sel.chosen.blend ? base.model.calibrations.blend : base.model.calibrations.scale;
-    expect(base.model.calibration).toEqual(sel.chosen.calibrateOn === 'validation' ? chosen.calibration : own);
+    expect(base.model.calibration).toEqual(sel.chosen.calibrateOn === 'validation' ? chosen.calibration : sel.chosen.calibrateOn === 'none' ? { forest: 1, bgnbd: 0 } : own);
+    expect(base.model.qrf !== undefined).toBe(sel.chosen.leaf === 'qrf');
+    // Uncalibrated candidates come once, as multiplier-only.
+    for (const s of sel.scores) if (s.setting.calibrateOn === 'none') expect(s.setting.blend).toBe(false);
     // Multiplier-only candidates never use the BG/NBD term.
     for (const s of sel.scores) if (!s.setting.blend && s.calibration) expect(s.calibration.bgnbd).toBe(0);
   });
@@ -116,6 +122,30 @@ describe('evaluate', () => {
     expect(pick(scores, { ...baselines, naive: { normalizedGini: NaN, mae: NaN } })!.minSamplesLeaf).toBe(10);
     // Among the eligible, near-ties on Gini are still settled by MAE.
     expect(pick([s(5, 0.75, 95), s(10, 0.75 - GINI_TIE / 2, 60), s(20, 0.9, 200)], baselines)!.minSamplesLeaf).toBe(10);
+  });
+
+  it("under rule 'mae' the Gini only has to beat the baselines and the lowest MAE wins", () => {
+    const s = (minSamplesLeaf: number, normalizedGini: number, mae: number) => ({ setting: { target: 'raw' as const, leaf: 'qrf' as const, minSamplesLeaf, windows: 3, blend: false, calibrateOn: 'none' as const }, normalizedGini, mae });
+    const baselines = { bgnbd_gg: { normalizedGini: 0.6, mae: 100 }, naive: { normalizedGini: 0.7, mae: 150 } };
+    const scores = [s(5, 0.9, 95), s(10, 0.71, 80), s(20, 0.65, 50)];
+    expect(pick(scores, baselines)!.minSamplesLeaf).toBe(5);
+    expect(pick(scores, baselines, 'mae')!.minSamplesLeaf).toBe(10);
+    // Nobody eligible: the lowest MAE of all.
+    expect(pick([s(5, 0.9, 120), s(20, 0.65, 50)], baselines, 'mae')!.minSamplesLeaf).toBe(20);
+  });
+
+  it("a 'qrf' forest predicts the median of the labels pooled over its leaves; 'none' leaves that amount as it is", () => {
+    const one = { targets: ['raw'], leaves: ['qrf'], minSamplesLeaf: [10], windows: [3], blend: [false], calibrateOn: ['none'] } as const;
+    const r = evaluateHistories(histories, { ...opts, grid: one, innerFolds: 1 });
+    expect(r.selection.validation!.folds).toBe(1);
+    expect(r.model.calibration).toEqual({ forest: 1, bgnbd: 0 });
+    const past = histories.map((h) => ({ ...h, events: h.events.filter((e) => e.at < CUTOFF) }));
+    const d = designAt(past, CUTOFF, 90, r.model.baselines);
+    const X = { data: d.X, nRows: d.keys.length, nCols: d.nCols, layout: 'row' as const };
+    expect(r.predictions.map((p) => p.forest)).toEqual(Array.from(predictQuantile(r.model.qrf!, X)));
+    // Not the mean forest's amounts: medians of zero-inflated spend sit well below the means.
+    const mean = predict(r.model.forest, X);
+    expect(r.predictions.filter((p, i) => p.forest < mean[i]! - 1).length).toBeGreaterThan(r.customers / 4);
   });
 
   it('passes extra feature groups to every fit, computed as of each window', () => {

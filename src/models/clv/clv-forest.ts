@@ -1,5 +1,6 @@
 import { computeFeatures, DAY_MS, FEATURE_NAMES, netSpendBetween } from '../../features/features.definitions';
 import { type Forest, type ForestOptions, type Matrix, type ProgressFn, predict, trainForest, withLeafMedians } from '../forest';
+import { type LeafLabelIndex, leafLabelIndex, predictQuantile } from '../forest/leaf-values';
 import { type BaselineFit, fitBaselines, type History, predictBaseline, rfmOf } from './clv-baselines';
 
 /**
@@ -11,8 +12,13 @@ import { type BaselineFit, fitBaselines, type History, predictBaseline, rfmOf } 
 export const MODEL_FEATURES = ['bgnbd_exp_purchases', 'bgnbd_p_alive', 'bgnbd_clv'] as const;
 
 export type TargetTransform = 'log1p' | 'raw';
-/** What a leaf predicts: the mean of its rows (least squares) or their median (absolute error; forest/leaf-values.ts). */
-export type LeafValue = 'mean' | 'median';
+/**
+ * What the forest predicts: the mean of its leaves (least squares), the mean of their medians, or 'qrf', the
+ * median of the labels of all the leaves a customer falls in (quantile regression forest; forest/leaf-values.ts).
+ * 'qrf' needs the training labels at prediction time (ClvModel.qrf, in memory only): evaluate can use it, a
+ * stored artifact cannot until the labels are stored with the trees.
+ */
+export type LeafValue = 'mean' | 'median' | 'qrf';
 
 export interface ClvTrainOptions {
   horizonDays: number;
@@ -23,8 +29,8 @@ export interface ClvTrainOptions {
   target?: TargetTransform;
   /** Leaf statistic of the model's forest (default 'mean'). */
   leaf?: LeafValue;
-  /** Also build the other leaf statistic from the same trees (model.byLeaf): setting selection compares them. */
-  compareLeaves?: boolean;
+  /** Also build these leaf statistics from the same trees (model.byLeaf): setting selection compares them. */
+  compareLeaves?: readonly LeafValue[];
   /** Only these customer keys contribute training rows (the rest are a holdout). */
   trainKeys?: ReadonlySet<string>;
   /** Extra per-customer features (semantic), same names for every customer; missing → -1. */
@@ -74,8 +80,10 @@ export interface ClvModel {
   featureNames: string[];
   target: TargetTransform;
   leaf: LeafValue;
+  /** With leaf 'qrf': the training rows' labels per leaf, which predictDesign then reads instead of leaf values. */
+  qrf?: LeafLabelIndex;
   /** With compareLeaves: the same trees with each leaf statistic, and the calibrations fitted for each. */
-  byLeaf?: Record<LeafValue, { forest: Forest; calibrations: CalibrationChoice }>;
+  byLeaf?: Partial<Record<LeafValue, { forest: Forest; qrf?: LeafLabelIndex; calibrations: CalibrationChoice }>>;
   /** Final prediction = forest × calibration.forest + stacked BG/NBD CLV × calibration.bgnbd (see calibrate). */
   calibration: Calibration;
   /** Both calibrations fitted on the same split (blend, multiplier only): setting selection compares them. */
@@ -197,22 +205,31 @@ export function trainClvForest(histories: readonly History[], cutoff: number, op
   const rowKeys = parts.flatMap((p) => p.keys);
   const identity = { forest: 1, bgnbd: 0 };
   const leaf = opts.leaf ?? 'mean';
-  const leaves: LeafValue[] = opts.compareLeaves ? ['mean', 'median'] : [leaf];
-  const byLeafCal = opts.calibrate === false ? { mean: { blend: identity, scale: identity }, median: { blend: identity, scale: identity } } : calibrate(X, nCols, y, Float64Array.from(labels), rowKeys, target, forestOpts, opts.trainForest ?? localTrainer, leaves);
+  const leaves: LeafValue[] = [...new Set([leaf, ...(opts.compareLeaves ?? [])])];
+  const byLeafCal = opts.calibrate === false ? Object.fromEntries(leaves.map((l) => [l, { blend: identity, scale: identity }])) : calibrate(X, nCols, y, Float64Array.from(labels), rowKeys, target, forestOpts, opts.trainForest ?? localTrainer, leaves);
   const calibrations = byLeafCal[leaf]!;
   const calibration = opts.blend === false ? calibrations.scale : calibrations.blend;
   opts.onProgress?.(0.4, 'training the forest');
   const meanForest = (opts.trainForest ?? localTrainer)('main', { data: X, nRows: n, nCols, layout: 'row' }, y, forestOpts, (done, total) =>
     opts.onProgress?.(0.4 + (0.6 * done) / total, `tree ${done}/${total}`),
   );
-  const medianForest = leaves.includes('median') ? withLeafMedians(meanForest, { data: X, nRows: n, nCols, layout: 'row' }, y) : undefined;
-  const forest = leaf === 'median' ? medianForest! : meanForest;
+  const trainX: Matrix = { data: X, nRows: n, nCols, layout: 'row' };
+  const byLeaf: NonNullable<ClvModel['byLeaf']> = {};
+  for (const l of leaves) {
+    byLeaf[l] = {
+      forest: l === 'median' ? withLeafMedians(meanForest, trainX, y) : meanForest,
+      ...(l === 'qrf' ? { qrf: leafLabelIndex(meanForest, trainX, y) } : {}),
+      calibrations: byLeafCal[l]!,
+    };
+  }
+  const { forest, qrf } = byLeaf[leaf]!;
   return {
     forest,
+    ...(qrf ? { qrf } : {}),
     featureNames: [...FEATURE_NAMES, ...MODEL_FEATURES, ...extraNames],
     target,
     leaf,
-    ...(opts.compareLeaves ? { byLeaf: { mean: { forest: meanForest, calibrations: byLeafCal.mean! }, median: { forest: medianForest!, calibrations: byLeafCal.median! } } } : {}),
+    ...(opts.compareLeaves ? { byLeaf } : {}),
     calibration,
     calibrations,
     horizonDays: opts.horizonDays,
@@ -223,8 +240,9 @@ export function trainClvForest(histories: readonly History[], cutoff: number, op
 }
 
 /** Forest output mapped back to money over the horizon. */
-export function predictDesign(model: Pick<ClvModel, 'forest' | 'target' | 'calibration'>, d: Design): Float64Array {
-  const out = backTransform(predict(model.forest, { data: d.X, nRows: d.keys.length, nCols: d.nCols, layout: 'row' }), model.target, model.calibration.forest);
+export function predictDesign(model: Pick<ClvModel, 'forest' | 'target' | 'calibration' | 'qrf'>, d: Design): Float64Array {
+  const X: Matrix = { data: d.X, nRows: d.keys.length, nCols: d.nCols, layout: 'row' };
+  const out = backTransform(model.qrf ? predictQuantile(model.qrf, X) : predict(model.forest, X), model.target, model.calibration.forest);
   const b = model.calibration.bgnbd;
   if (b) for (let i = 0; i < out.length; i++) out[i]! += b * d.baseline.clv[i]!;
   return out;
@@ -261,7 +279,10 @@ function calibrate(X: Float64Array, nCols: number, y: Float64Array, money: Float
   // The stacked BG/NBD CLV column sits right after the base features.
   const bg = val.map((i) => X[i * nCols + FEATURE_NAMES.length + 2]!);
   const out: Partial<Record<LeafValue, CalibrationChoice>> = {};
-  for (const leaf of leaves) out[leaf] = fitCalibration(actual, backTransform(predict(leaf === 'median' ? withLeafMedians(f, fitX, fitY) : f, valX), target, 1), bg);
+  for (const leaf of leaves) {
+    const p = leaf === 'qrf' ? predictQuantile(leafLabelIndex(f, fitX, fitY), valX) : predict(leaf === 'median' ? withLeafMedians(f, fitX, fitY) : f, valX);
+    out[leaf] = fitCalibration(actual, backTransform(p, target, 1), bg);
+  }
   return out;
 }
 

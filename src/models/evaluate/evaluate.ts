@@ -3,7 +3,7 @@ import type { ForestOptions } from '../forest';
 import { type History, naiveOf, rfmOf } from '../clv/clv-baselines';
 import { type ClvModel, designAt, predictDesign, trainClvForest } from '../clv/clv-forest';
 import { type MetricSet, metricSet } from '../clv/clv-metrics';
-import { DEFAULT_GRID, type Selection, type SettingGrid, selectSettings } from './select-settings';
+import { DEFAULT_GRID, DEFAULT_INNER_FOLDS, type Selection, type SelectionRule, type SettingGrid, selectSettings } from './select-settings';
 
 /**
  * An extra group of per-customer features (semantic, events, ...). `at(asOf)` must read only what happened
@@ -21,6 +21,10 @@ export interface EvaluateOptions {
   forest?: Partial<ForestOptions>;
   /** Candidate settings for the blind inner validation (default DEFAULT_GRID); one value per axis fixes it. */
   grid?: SettingGrid;
+  /** Inner validation periods to average (select-settings.ts; default DEFAULT_INNER_FOLDS). */
+  innerFolds?: number;
+  /** How the inner validation ranks candidates (default DEFAULT_RULE). */
+  rule?: SelectionRule;
   featureGroups?: readonly FeatureGroup[];
   onProgress?: (fraction: number, message: string) => void;
 }
@@ -81,6 +85,8 @@ export function evaluateHistories(histories: readonly History[], opts: EvaluateO
     horizonDays,
     forest: opts.forest,
     grid: opts.grid ?? DEFAULT_GRID,
+    innerFolds: opts.innerFolds ?? DEFAULT_INNER_FOLDS,
+    rule: opts.rule,
     extra,
     extraNames,
     onProgress: (f, m) => opts.onProgress?.(0.5 * f, m),
@@ -92,6 +98,7 @@ export function evaluateHistories(histories: readonly History[], opts: EvaluateO
     target: s.target,
     leaf: s.leaf,
     blend: s.blend,
+    calibrate: s.calibrateOn !== 'none',
     windows: s.windows,
     extra,
     extraNames,
