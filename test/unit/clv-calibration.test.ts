@@ -1,4 +1,4 @@
-import { fitCalibration, maeMultiplier } from '../../src/models/clv/clv-forest';
+import { fitCalibration, hashKey, isCalibrationKey, maeMultiplier } from '../../src/models/clv/clv-forest';
 import { mae } from '../../src/models/metrics';
 
 describe('MAE-optimal calibration', () => {
@@ -30,5 +30,18 @@ describe('MAE-optimal calibration', () => {
     for (let c = 0; c <= 3; c += 0.001) expect(err(c, 0)).toBeGreaterThanOrEqual(fitted - 1e-9);
     expect(err(blend.forest, blend.bgnbd)).toBeLessThanOrEqual(fitted + 1e-9);
     for (let w = 0; w <= 1.0001; w += 0.1) for (let c = 0.2; c <= 2; c += 0.01) expect(err(c * (1 - w), c * w)).toBeGreaterThanOrEqual(err(blend.forest, blend.bgnbd) - 1e-9);
+  });
+});
+
+describe('calibration split', () => {
+  it('takes about a fifth of the customers production training keeps (its holdout is hashKey % 5 === 0)', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `c-${i}`);
+    const training = keys.filter((k) => hashKey(k) % 5 !== 0);
+    const share = training.filter(isCalibrationKey).length / training.length;
+    expect(share).toBeGreaterThan(0.18);
+    expect(share).toBeLessThan(0.22);
+    // Independent of the holdout: as many calibration customers among the held-out ones.
+    const heldOut = keys.filter((k) => hashKey(k) % 5 === 0);
+    expect(heldOut.filter(isCalibrationKey).length / heldOut.length).toBeGreaterThan(0.18);
   });
 });

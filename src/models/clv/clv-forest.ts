@@ -260,7 +260,7 @@ function backTransform(raw: Float64Array, target: TargetTransform, factor: numbe
  * and is what the grid picks when BG/NBD adds nothing. Everything here comes from before the cutoff.
  */
 function calibrate(X: Float64Array, nCols: number, y: Float64Array, money: Float64Array, keys: string[], target: TargetTransform, forestOpts: Partial<ForestOptions>, train: ForestTrainer, leaves: readonly LeafValue[]): Partial<Record<LeafValue, CalibrationChoice>> {
-  const isVal = keys.map((k) => hashKey(k) % 5 === 0);
+  const isVal = keys.map(isCalibrationKey);
   const fit: number[] = [];
   const val: number[] = [];
   isVal.forEach((v, i) => (v ? val : fit).push(i));
@@ -336,6 +336,15 @@ export function maeMultiplier(actual: ArrayLike<number>, base: ArrayLike<number>
     if (cum >= total / 2) return Math.max(0, ratio[i]!);
   }
   return Math.max(0, ratio[order[order.length - 1]!]!);
+}
+
+/**
+ * The customers calibrate() fits on. Salted: production training holds out `hashKey(k) % 5 === 0` (holdoutFraction
+ * 0.2), so the same unsalted test picked only held-out customers, found none among the training ones, and
+ * calibration silently stayed the identity.
+ */
+export function isCalibrationKey(k: string): boolean {
+  return hashKey(`calibration:${k}`) % 5 === 0;
 }
 
 export function hashKey(k: string): number {
