@@ -7,9 +7,13 @@
  *
  *   npx tsx bench/scaleout.bench.ts [--customers 20000] [--comments 3000] [--trees 100] [--workers 1,2]
  *     [--model ../shared/models/random-minilm-l6-shape] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
- *     [--redis-url redis://127.0.0.1:6379] [--vectors 20000]
+ *     [--redis-url redis://127.0.0.1:6379] [--vectors 20000] [--jobs train,score,embed] [--db-prefix vg_bench]
+ *     [--queue-prefix vgb]
+ * --workers 1,2,2,1 alternates rounds on the same data (the speed-up line compares the first two); --vectors 0
+ * skips the HNSW probe.
  */
 import crypto from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -32,13 +36,15 @@ const WORKERS = arg('workers', '1,2').split(',').map(Number);
 const VECTORS = Number(arg('vectors', '20000'));
 const ADMIN = arg('admin-url', 'postgresql://postgres@127.0.0.1:5432/postgres');
 const REDIS = arg('redis-url', 'redis://127.0.0.1:6379');
+const JOBS = new Set(arg('jobs', 'train,score,embed').split(','));
+const DB_PREFIX = arg('db-prefix', 'vg_bench');
 const MODEL = path.resolve(arg('model', path.join(__dirname, '..', '..', 'shared', 'models', 'random-minilm-l6-shape')));
 
 const s = (ms: number) => (ms / 1000).toFixed(1);
 const load = () => os.loadavg().map((v) => v.toFixed(1)).join(' ');
 
 async function main(): Promise<void> {
-  const name = `vg_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const name = `${DB_PREFIX}_${crypto.randomBytes(4).toString('hex')}`;
   const admin = new Client({ connectionString: ADMIN });
   await admin.connect();
   await admin.query(`create database ${name}`);
@@ -64,8 +70,9 @@ async function main(): Promise<void> {
     const cutoff = now.toISOString();
     const rows: string[] = [];
     const per: Record<string, number> = {};
+    const rounds: Record<number, number> = {};
     for (const w of WORKERS) {
-      const prefix = `vgb${crypto.randomBytes(4).toString('hex')}`;
+      const prefix = `${arg('queue-prefix', 'vgb')}${crypto.randomBytes(4).toString('hex')}`;
       // No default embedding model here: semantic features would try (and time out) downloading it in every job
       // thread, once per thread and minute, which charges the fan-out (more threads) for a network timeout.
       const env = { DATABASE_URL: url.toString(), REDIS_URL: REDIS, QUEUE_PREFIX: prefix, JOB_CONCURRENCY: '1', EMBEDDING_PROVIDER: 'none' };
@@ -82,32 +89,51 @@ async function main(): Promise<void> {
         if (done.state !== 'completed') throw new Error(`${job} ${done.state}: ${done.error}`);
         return { ms: performance.now() - t0, run: done };
       };
+      // CPU seconds of the worker processes (all their threads) during the training: wall time on a shared machine
+      // moves with everyone else's load, the work done does not.
+      const cpu = () => mine.reduce((a, m) => a + cpuSeconds(m.child.pid!), 0);
+      // Warm workers, as in production: a worker's first job loads the code into its job thread (seconds of CPU).
+      await Promise.all(mine.map(async () => {
+        const r = await queue.enqueue('system.selftest', { durationMs: 1500 });
+        await waitForRun(p, r.id, { timeoutMs: 120_000, pollMs: 100 });
+      }));
+      const cpu0 = cpu();
       const train = await timed('models.train', { horizonDays: 180, cutoff, options: { force: true, score: false, nEstimators: TREES, fanout: w } });
       const trainingRows = (train.run.result as { trainingRows: number }).trainingRows;
-      const kids = await p.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: train.run.id } } });
+      const trainCpu = cpu() - cpu0;
+      console.log(`  ${w} workers: training ${s(train.ms)} s wall, ${trainCpu.toFixed(1)} CPU s in the workers, load ${load()}`);
+      const kids = (await p.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: train.run.id } } })).filter(
+        (k) => !(k.result as { skipped?: string } | null)?.skipped,
+      );
       const treeMs = kids.reduce((a, k) => a + (k.finishedAt!.getTime() - k.startedAt!.getTime()), 0);
-      if (kids.length) {
-        // The run's started_at is reset when the merge (its flow's parent) starts.
-        const firstKid = Math.min(...kids.map((k) => k.createdAt.getTime()));
-        const lastKid = Math.max(...kids.map((k) => k.finishedAt!.getTime()));
-        const loads = await p.jobRun.findMany({ where: { name: 'models.train-load', payload: { path: ['trainRunId'], equals: train.run.id } } });
-        const loaded = loads.length ? Math.max(...loads.map((k) => k.finishedAt!.getTime())) : enqueuedAt;
-        console.log(`  ${w} workers, training phases: loading histories (${loads.length} jobs) ${s(loaded - enqueuedAt)} s, rows ${s(firstKid - loaded)} s, ` +
-          `trees ${s(lastKid - firstKid)} s, merge ${s(train.run.finishedAt!.getTime() - train.run.startedAt!.getTime())} s`);
+      if (w > 1) {
+        // The coordinating models.train job builds the rows, queues the share jobs, grows share 0 and replays.
+        const all = await p.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: train.run.id } } });
+        const queued = all.length ? Math.min(...all.map((k) => k.createdAt.getTime())) : enqueuedAt;
+        const lastKid = kids.length ? Math.max(...kids.map((k) => k.finishedAt!.getTime())) : queued;
+        console.log(`  ${w} workers, training phases: rows ${s(queued - enqueuedAt)} s, share jobs ${all.length} (${all.length - kids.length} grown by the coordinator), ` +
+          `queued → last share job done ${s(lastKid - queued)} s, then replay/promotion ${s(train.run.finishedAt!.getTime() - lastKid)} s`);
+        const fit = await p.jobRun.findFirst({ where: { name: 'models.train-fit', payload: { path: ['trainRunId'], equals: train.run.id } } });
+        if (fit?.finishedAt && fit.startedAt) console.log(`  fit job: ${JSON.stringify(fit.result)} in ${s(fit.finishedAt.getTime() - fit.startedAt.getTime())} s`);
       }
-      const score = await timed('models.score-fanout', { shares: w });
+      const skipped = { ms: Number.NaN };
+      const score = JOBS.has('score') ? await timed('models.score-fanout', { shares: w }) : skipped;
       await p.$executeRaw`delete from comment_embeddings`;
-      const embed = await timed('embeddings.embed-fanout', {
+      const embed = !JOBS.has('embed') ? skipped : await timed('embeddings.embed-fanout', {
         shares: w,
         chunkSize: 64,
         refreshProfiles: false,
         config: { provider: 'transformers', model: MODEL, dim: 384, allowRemote: false, quantized: true, threads: 1, batchSize: 16 },
       });
       rows.push(`| ${w} | ${s(train.ms)} | ${kids.length ? s(treeMs / kids.length) : '–'} | ${s(score.ms)} | ${s(embed.ms)} | ${load()} |`);
-      per[`train${w}`] = train.ms;
-      per[`score${w}`] = score.ms;
-      per[`embed${w}`] = embed.ms;
-      if (w > 1) per.treeMsPerTreePer1k = treeMs / (TREES * 1.4) / (trainingRows / 1000);
+      // Repeated rounds (--workers 1,2,2,1) are averaged per worker count.
+      const n = (rounds[w] = (rounds[w] ?? 0) + 1);
+      const avg = (k: string, v: number) => (per[k] = ((per[k] ?? 0) * (n - 1) + v) / n);
+      avg(`train${w}`, train.ms);
+      avg(`score${w}`, score.ms);
+      avg(`embed${w}`, embed.ms);
+      avg(`cpu${w}`, trainCpu);
+      if (w > 1 && kids.length) per.treeMsPerTreePer1k = treeMs / kids.length / (TREES / w) / (trainingRows / 1000);
       per.rows = trainingRows;
       await queue.close();
       await Promise.all(mine.map((m) => m.kill('SIGTERM')));
@@ -118,13 +144,15 @@ async function main(): Promise<void> {
     const [a, b] = WORKERS;
     if (a !== undefined && b !== undefined) {
       const r = (k: string) => (per[`${k}${a}`]! / per[`${k}${b}`]!).toFixed(2);
-      console.log(`\nspeed-up ${b} vs ${a} workers: train ${r('train')}x, score ${r('score')}x, embed ${r('embed')}x`);
+      console.log(`\nspeed-up ${b} vs ${a} workers (mean of each's rounds): train ${r('train')}x, score ${r('score')}x, embed ${r('embed')}x; ` +
+        `training CPU ${per[`cpu${a}`]!.toFixed(1)} s with ${a}, ${per[`cpu${b}`]!.toFixed(1)} s with ${b}`);
     }
     console.log(`\nper item (1 worker): training ${s(per[`train${a}`]!)} s for ${per.rows} rows x ${TREES} trees` +
-      (per.treeMsPerTreePer1k ? `; trees alone ${per.treeMsPerTreePer1k.toFixed(1)} ms per tree per 1k rows (calibration trees counted as 0.4 of a tree)` : '') +
+      (per.treeMsPerTreePer1k ? `; trees alone ${per.treeMsPerTreePer1k.toFixed(1)} ms per tree per 1k rows (a share job's calibration trees, if any, included)` : '') +
       `; scoring ${(per[`score${a}`]! / (N / 1000)).toFixed(0)} ms per 1k customers; embedding ${(per[`embed${a}`]! / COMMENTS).toFixed(1)} ms per comment`);
 
     // HNSW size per vector: the index the migrations create, on VECTORS random unit vectors of 384 dimensions.
+    if (VECTORS <= 0) return;
     await p.$executeRaw`create table hnsw_probe (id int primary key, embedding vector(384))`;
     await p.$executeRaw`insert into hnsw_probe select g, (select array_agg(random() - 0.5)::vector(384) from generate_series(1, 384) d where g > 0) from generate_series(1, ${VECTORS}) g`;
     const t0 = performance.now();
@@ -140,6 +168,16 @@ async function main(): Promise<void> {
     await db.close();
     await admin.query(`drop database if exists ${name} with (force)`);
     await admin.end();
+  }
+}
+
+/** utime + stime of a live process (all threads), from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
   }
 }
 

@@ -16,7 +16,8 @@ export async function putBlob(db: Db, runId: string, name: string, value: Uint8A
   await db.$transaction(
     async (tx) => {
       await tx.jobBlob.deleteMany({ where: { runId, name } });
-      for (const [seq, data] of parts.entries()) await tx.jobBlob.create({ data: { runId, name, seq, data: new Uint8Array(data) } });
+      // Raw insert: Prisma's create returns the written row, i.e. sends every byte back (3x slower for 20 MB).
+      for (const [seq, data] of parts.entries()) await tx.$executeRaw`insert into job_blobs (run_id, name, seq, data) values (${runId}::uuid, ${name}, ${seq}, ${Buffer.from(data.buffer, data.byteOffset, data.byteLength)})`;
     },
     { maxWait: 60_000, timeout: 600_000 },
   );
@@ -25,6 +26,12 @@ export async function putBlob(db: Db, runId: string, name: string, value: Uint8A
 export async function getBlob(db: Db, runId: string, name: string): Promise<Buffer | null> {
   const rows = await db.jobBlob.findMany({ where: { runId, name }, orderBy: { seq: 'asc' }, select: { data: true } });
   return rows.length ? Buffer.concat(rows.map((r) => Buffer.from(r.data))) : null;
+}
+
+/** Names of the run's complete blobs starting with namePrefix (a blob appears whole: putBlob is one transaction). */
+export async function blobNames(db: Db, runId: string, namePrefix: string): Promise<string[]> {
+  const rows = await db.jobBlob.findMany({ where: { runId, name: { startsWith: namePrefix }, seq: 0 }, select: { name: true } });
+  return rows.map((r) => r.name);
 }
 
 export async function deleteBlobs(db: Db, runId: string, namePrefix = ''): Promise<number> {

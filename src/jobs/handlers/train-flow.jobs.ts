@@ -1,23 +1,8 @@
-import { buildTrainingRows, loadHistoryRange, loadPayload, mergePayload, mergeTraining, rowsPayload, TREE_ATTEMPTS, trainTreesShare, treesPayload } from '../flows/train.flow';
+import { TREE_ATTEMPTS, trainTreesShare, treesPayload } from '../flows/train.flow';
+import { fitPayload, fitStoredSamples } from '../flows/train-fits';
 import { defineJob } from '../job.types';
 
-/** Child of a fan-out training's first flow: loads one customer-id range's histories (src/jobs/flows/train.flow.ts). */
-export const trainLoadJob = defineJob({
-  name: 'models.train-load',
-  maxAttempts: TREE_ATTEMPTS,
-  payload: loadPayload,
-  handler: (p, ctx) => loadHistoryRange(ctx, p),
-});
-
-/** Parent of the first flow: training rows from the loaded histories, then the tree flow (one job per run). */
-export const trainRowsJob = defineJob({
-  name: 'models.train-rows',
-  maxAttempts: 1,
-  payload: rowsPayload,
-  handler: (p, ctx) => buildTrainingRows(ctx, p),
-});
-
-/** Child of a fan-out training flow: grows one share of the forests' trees (see src/jobs/flows/train.flow.ts). */
+/** A share of a fan-out training's trees, queued by the coordinating models.train job (src/jobs/flows/train.flow.ts). */
 export const trainTreesJob = defineJob({
   name: 'models.train-trees',
   maxAttempts: TREE_ATTEMPTS,
@@ -25,12 +10,12 @@ export const trainTreesJob = defineJob({
   handler: (p, ctx) => trainTreesShare(ctx, p),
 });
 
-/** Parent of a fan-out training flow: runs once every share has finished; finishes the models.train run. */
-export const trainMergeJob = defineJob({
-  name: 'models.train-merge',
+/** Half of a fan-out training's baseline fits, from samples the coordinating models.train job stored (train-fits.ts). */
+export const trainFitJob = defineJob({
+  name: 'models.train-fit',
   maxAttempts: 1,
-  payload: mergePayload,
-  handler: (p, ctx) => mergeTraining(ctx, p),
+  payload: fitPayload,
+  handler: (p, ctx) => fitStoredSamples(ctx, p),
 });
 
-export const trainFlowJobs = [trainLoadJob, trainRowsJob, trainTreesJob, trainMergeJob];
+export const trainFlowJobs = [trainTreesJob, trainFitJob];
