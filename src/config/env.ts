@@ -36,9 +36,11 @@ export const envSchema = z
     IMPORT_EVENTS_COPY: bool.default(true),
     /**
      * Connections the COPY path splits each events batch over (by externalId, so a repeated event keeps its order).
-     * Two keep both cores of a small server busy; 1 writes each batch in one transaction.
+     * 1 writes each batch in one transaction. On a 2-core box 2 gave the same wall time for 7–10% more CPU (the
+     * import itself takes the other core; BENCHMARKS.md "Events"): worth raising only where the database has cores
+     * to spare.
      */
-    IMPORT_EVENTS_CONNECTIONS: z.coerce.number().int().min(1).max(16).default(2),
+    IMPORT_EVENTS_CONNECTIONS: z.coerce.number().int().min(1).max(16).default(1),
     /** Unset: jobs run in worker threads inside the API process. */
     REDIS_URL: url(['redis:', 'rediss:']).optional(),
     QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i).default('valuegraph'),

@@ -6,10 +6,10 @@ import type { EventRow } from './events.schemas';
 export type EncodedParts = EncodedEvents[];
 
 /**
- * The events import's writers: several COPY connections, each batch split between them by a hash of the event's
- * externalId. One backend per batch left a core idle: on a 2-core machine the import's own parsing takes about a
- * core and the database's work per row (heap, three b-trees, the foreign-key check) more than one, so two backends
- * working on halves of each batch finish it sooner.
+ * The events import's writers: one COPY connection or several (IMPORT_EVENTS_CONNECTIONS), each batch split between
+ * them by a hash of the event's externalId, so a database with cores to spare works on parts of a batch at once. On
+ * the 2-core benchmark machine two connections gave the same wall time as one for 7–10% more CPU (the import's own
+ * parsing takes the other core), hence the default of one.
  *
  * Why it stays correct:
  * - the same externalId always goes to the same connection, and batch n+1 starts after all parts of batch n have

@@ -31,7 +31,7 @@ export interface ImportOptions {
    * dedicated connection (src/events/events-copy.writer.ts); without it (PGlite), through Prisma like the rest.
    */
   databaseUrl?: string;
-  /** Connections the COPY path writes each batch over (IMPORT_EVENTS_CONNECTIONS; default 2). */
+  /** Connections the COPY path writes each batch over (IMPORT_EVENTS_CONNECTIONS; default 1). */
   copyConnections?: number;
 }
 
@@ -89,7 +89,7 @@ export async function runImport(prisma: PrismaClient | null, opts: ImportOptions
   const rejectsFile = opts.rejectsFile ?? `${opts.file}.rejects.ndjson`;
   // databaseUrl is passed only for PostgreSQL with IMPORT_EVENTS_COPY on (the command decides; see config/env.ts).
   const copy = opts.entity === 'events' && opts.databaseUrl && prisma && !opts.dryRun;
-  const eventsCopy = copy ? await EventsCopyPool.open(opts.databaseUrl!, opts.copyConnections ?? 2) : null;
+  const eventsCopy = copy ? await EventsCopyPool.open(opts.databaseUrl!, opts.copyConnections ?? 1) : null;
   const rejects = fs.createWriteStream(rejectsFile);
   const s: ImportSummary = {
     file: opts.file,
