@@ -212,7 +212,7 @@ async function measure(p: PrismaClient): Promise<void> {
     // The blend index alone (before issue 6's pooling): recall stops near 0.9 whatever the beam.
     ...[100, 400].map((ef): Case => ({ name: `BLEND, blend index alone, ef_search ${ef}`, by: 'BLEND', filter: null, cfg: { blendCandidates: 0, efSearch: ef } })),
     ...[100, 300].map((n): Case => ({ name: `BLEND, ${n} profile candidates`, by: 'BLEND', filter: null, cfg: { blendCandidates: n } })),
-    ...[20, 100].map((ef): Case => ({ name: `BLEND, pooled ef_search ${ef}`, by: 'BLEND', filter: null, cfg: { blendEfSearch: ef } })),
+    ...[40, 100].map((ef): Case => ({ name: `BLEND, pooled ef_search ${ef}`, by: 'BLEND', filter: null, cfg: { blendEfSearch: ef } })),
     ...[0.3, 0.7].map((w): Case => ({ name: `BLEND (w ${w})`, by: 'BLEND', filter: null, w })),
     ...[0.3, 0.7].map((w): Case => ({ name: `BLEND (w ${w}), region 10%`, by: 'BLEND', filter: { region: ['r10'] }, w })),
     { name: 'BLEND (w 0.7), blend index alone', by: 'BLEND', filter: null, w: 0.7, cfg: { blendCandidates: 0 } },

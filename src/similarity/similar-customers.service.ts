@@ -32,8 +32,10 @@ export interface SimilarityConfig {
    * the pool is kept smaller; default an eighth of blendCandidates at w 0.5, growing to twice that at w 0.75.
    */
   blendCandidatesFiltered?: number;
-  /** hnsw.ef_search of each pooled BLEND scan (doubled under a filter); relaxed iterative scans carry them past it. */
+  /** hnsw.ef_search of each pooled BLEND scan; relaxed iterative scans carry them past it. */
   blendEfSearch?: number;
+  /** The same under a filter (default 80: a filter discards candidates the walk paid for). */
+  blendEfSearchFiltered?: number;
 }
 
 export interface SimilarCustomerHit {
@@ -51,7 +53,7 @@ export interface SimilarityResult {
 }
 
 export const MAX_K = 1000;
-export const DEFAULTS = { efSearch: 100, exactBelow: 0.03, blendCandidates: 200, blendEfSearch: 40 };
+export const DEFAULTS = { efSearch: 100, exactBelow: 0.03, blendCandidates: 200, blendEfSearch: 20, blendEfSearchFiltered: 80 };
 
 interface BothRow {
   customer_id: number;
@@ -183,9 +185,10 @@ async function nearest(db: Db, cfg: SimilarityConfig, q: Query): Promise<Similar
       const candidates = filtered ? semanticCandidates(q.semanticWeight, q.k, mostFiltered, 2 * mostFiltered) : semanticCandidates(q.semanticWeight, q.k, most);
       // The pool is re-ranked exactly, so both scans walk with a narrow beam in relaxed order (candidates matter,
       // not their order): the profile scan's iterative walk carries on past ef to its `candidates` rows. A profile
-      // beam as wide as the candidates (200) read twice the index pages for recall 0.976 instead of 0.968.
-      const blendEf = cfg.blendEfSearch ?? DEFAULTS.blendEfSearch;
-      const blendScan: HnswScan = candidates ? { ef: filtered ? 2 * blendEf : blendEf, iterative: 'relaxed_order' } : { ef: efSearch(cfg, q.k, filtered), iterative: 'strict_order' };
+      // beam as wide as the candidates (200) read twice the index pages for recall 0.976 instead of 0.968; ef 20
+      // instead of 40 unfiltered: p50 11.6 → 9.8 ms, recall 0.968 → 0.960 (w 0.5; 0.972 / 0.970 at w 0.3 / 0.7).
+      const blendEf = filtered ? (cfg.blendEfSearchFiltered ?? DEFAULTS.blendEfSearchFiltered) : (cfg.blendEfSearch ?? DEFAULTS.blendEfSearch);
+      const blendScan: HnswScan = candidates ? { ef: blendEf, iterative: 'relaxed_order' } : { ef: efSearch(cfg, q.k, filtered), iterative: 'strict_order' };
       const sql = candidates
         ? pooledBlendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, { candidates, blend: blendScan, profile: blendScan })
         : blendSql(sem, q.semantic!, beh, q.behavior!, q.semanticWeight, q.k, q.exclude, q.filter, blendScan);
