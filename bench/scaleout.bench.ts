@@ -140,16 +140,17 @@ async function main(): Promise<void> {
     }
     console.log('\n| workers | train s | mean tree job s | score s | embed s | load after |');
     console.log('|---:|---:|---:|---:|---:|---|');
-    rows.forEach((r) => console.log(r));
+    // Jobs left out with --jobs are NaN: shown as a dash.
+    rows.forEach((r) => console.log(r.replaceAll('NaN', '–')));
     const [a, b] = WORKERS;
     if (a !== undefined && b !== undefined) {
-      const r = (k: string) => (per[`${k}${a}`]! / per[`${k}${b}`]!).toFixed(2);
+      const r = (k: string) => dash(per[`${k}${a}`]! / per[`${k}${b}`]!, 2);
       console.log(`\nspeed-up ${b} vs ${a} workers (mean of each's rounds): train ${r('train')}x, score ${r('score')}x, embed ${r('embed')}x; ` +
         `training CPU ${per[`cpu${a}`]!.toFixed(1)} s with ${a}, ${per[`cpu${b}`]!.toFixed(1)} s with ${b}`);
     }
     console.log(`\nper item (1 worker): training ${s(per[`train${a}`]!)} s for ${per.rows} rows x ${TREES} trees` +
       (per.treeMsPerTreePer1k ? `; trees alone ${per.treeMsPerTreePer1k.toFixed(1)} ms per tree per 1k rows (a share job's calibration trees, if any, included)` : '') +
-      `; scoring ${(per[`score${a}`]! / (N / 1000)).toFixed(0)} ms per 1k customers; embedding ${(per[`embed${a}`]! / COMMENTS).toFixed(1)} ms per comment`);
+      `; scoring ${dash(per[`score${a}`]! / (N / 1000), 0)} ms per 1k customers; embedding ${dash(per[`embed${a}`]! / COMMENTS, 1)} ms per comment`);
 
     // HNSW size per vector: the index the migrations create, on VECTORS random unit vectors of 384 dimensions.
     if (VECTORS <= 0) return;
@@ -185,3 +186,8 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
+
+/** A figure, or a dash for a job the run left out (--jobs). */
+function dash(x: number, digits: number): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : '–';
+}
