@@ -134,8 +134,9 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
   }, 240_000);
 
   it('a share no worker is free to start is grown by the coordinator, and its job then finds nothing to do', async () => {
-    // Two of the three workers busy with something else: only the coordinator's worker is free.
-    const busy = await Promise.all([1, 2].map(() => app.queue.enqueue('system.selftest', { durationMs: 10_000 })));
+    // Two of the three workers busy with something else (waiting, not burning the CPU the coordinator needs, which
+    // under a loaded CI made it outlast a CPU-bound 10 s hold): only the coordinator's worker is free.
+    const busy = await Promise.all([1, 2].map(() => app.queue.enqueue('system.selftest', { durationMs: 30_000, idle: true })));
     await poll(async () => ((await app.db.prisma.jobRun.count({ where: { id: { in: busy.map((b) => b.id) }, state: 'running' } })) === 2 ? true : undefined), 60_000);
     const run = await train({ fanout: 3, drill: { treeDelayMs: 150 } });
     const done = await wait(run.id);

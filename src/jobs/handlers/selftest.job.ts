@@ -11,10 +11,19 @@ export const selftestJob = defineJob({
   payload: z.object({
     durationMs: z.number().int().min(0).max(600_000).default(200),
     failAttempts: z.number().int().min(0).max(10).default(0),
+    /** Wait instead of burning CPU: holds a worker (tests of what happens when none is free) without slowing the rest. */
+    idle: z.boolean().default(false),
   }),
-  async handler({ durationMs, failAttempts }, ctx) {
+  async handler({ durationMs, failAttempts, idle }, ctx) {
     if (ctx.attempt <= failAttempts) throw new Error(`selftest: planned failure on attempt ${ctx.attempt}`);
     const started = Date.now();
+    if (idle) {
+      while (Date.now() - started < durationMs) {
+        if (ctx.signal.aborted) throw new Error('selftest: aborted by shutdown');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100, durationMs - (Date.now() - started))));
+      }
+      return { primes: 0, checked: 0, customers: 0, attempt: ctx.attempt };
+    }
     let primes = 0;
     let n = 2;
     let lastReport = started;
