@@ -35,10 +35,6 @@ export class EventsCopyPool {
     return new EventsCopyPool(writers);
   }
 
-  get size(): number {
-    return this.writers.length;
-  }
-
   encode(rows: readonly EventRow[]): EncodedParts {
     const n = this.writers.length;
     if (n === 1) return [this.writers[0]!.encode(rows)];
