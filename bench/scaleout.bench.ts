@@ -113,6 +113,11 @@ async function main(): Promise<void> {
         const lastKid = kids.length ? Math.max(...kids.map((k) => k.finishedAt!.getTime())) : queued;
         console.log(`  ${w} workers, training phases: rows ${s(queued - enqueuedAt)} s, share jobs ${all.length} (${all.length - kids.length} grown by the coordinator), ` +
           `queued → last share job done ${s(lastKid - queued)} s, then replay/promotion ${s(train.run.finishedAt!.getTime() - lastKid)} s`);
+        const fmt = (o: unknown) => Object.entries((o as Record<string, number> | undefined) ?? {}).map(([k, v]) => `${k} ${s(v)}`).join(', ');
+        console.log(`  coordinator steps (s): ${fmt((train.run.result as { phasesMs?: unknown }).phasesMs)}`);
+        for (const k of kids) {
+          console.log(`  share job ${(k.result as { share: number }).share}: started ${s(k.startedAt!.getTime() - queued)} s after queueing; ${fmt((k.result as { phasesMs?: unknown }).phasesMs)}`);
+        }
         const fit = await p.jobRun.findFirst({ where: { name: 'models.train-fit', payload: { path: ['trainRunId'], equals: train.run.id } } });
         if (fit?.finishedAt && fit.startedAt) console.log(`  fit job: ${JSON.stringify(fit.result)} in ${s(fit.finishedAt.getTime() - fit.startedAt.getTime())} s`);
       }

@@ -6,17 +6,18 @@ import {
   type Role,
   capturingTrainer,
   decodeFits,
-  decodeHistories,
   decodeRoleSet,
-  encodeHistories,
   encodeFits,
   encodeRoleSet,
   fitCache,
   mergeShares,
+  packRoleSets,
+  subsequenceRows,
   shareRange,
   summarize,
   supplyingTrainer,
   trainShare,
+  unpackRoleSets,
 } from '../../src/models/training/train-flow';
 import { TrainingHandedOff } from '../../src/models/training/train.service';
 
@@ -94,35 +95,50 @@ describe('fan-out training (pure)', () => {
     expect(decodeFits(encodeFits(fits))).toEqual(fits);
   });
 
-  it('round-trips the encoded rows exactly', () => {
+  it('round-trips the rows exactly, plain and packed (calibration rows as indexes into the main rows)', async () => {
     const cap = capturingTrainer();
     expect(() => trainClvForest(histories, CUTOFF, { ...opts, trainForest: cap.trainer })).toThrow(TrainingHandedOff);
-    const set = cap.sets.find((s) => s.role === 'main')!;
-    const back = decodeRoleSet(encodeRoleSet(set));
-    expect(summarize(back)).toEqual(summarize(set));
-    expect(Array.from(back.y)).toEqual(Array.from(set.y));
+    const main = cap.sets.find((s) => s.role === 'main')!;
+    const cal = cap.sets.find((s) => s.role === 'calibration')!;
+    const idx = subsequenceRows(main, cal);
+    expect(idx).not.toBeNull();
+    expect(idx!.length).toBe(cal.X.nRows);
+    const packed = await packRoleSets(cap.sets);
+    expect(packed.length).toBeLessThan(encodeRoleSet(main).length);
+    const back = decodeRoleSet(encodeRoleSet(main));
+    expect(summarize(back)).toEqual(summarize(main));
+    const unpacked = await unpackRoleSets(packed);
+    expect(unpacked.map(summarize)).toEqual(cap.sets.map(summarize));
   });
 
-  it('round-trips histories exactly (as the load jobs hand them to the rows step and the merge)', () => {
-    const shaped: History[] = [
-      { key: '7', events: [], attrs: { birthYear: null, region: null, signupAt: null } },
-      {
-        key: '8',
-        events: [
-          { at: Date.UTC(2020, 1, 2, 3, 4, 5, 6), amount: 0.1 + 0.2, kind: 'purchase', productId: 'p1', category: null, quantity: 2 },
-          { at: Date.UTC(2020, 2, 2), amount: -0, kind: 'refund', productId: null, category: 'c€', quantity: 1 },
-        ],
-        attrs: { birthYear: 1980, region: 'north', signupAt: Date.UTC(2019, 0, 1) },
-      },
-    ];
-    expect(decodeHistories(encodeHistories(shaped))).toEqual(shaped);
-    expect(Object.is(decodeHistories(encodeHistories(shaped))[1]!.events[1]!.amount, -0)).toBe(true);
-    // Rows built from decoded histories are the very rows built from the originals.
-    const rowsOf = (hs: History[]) => {
-      const cap = capturingTrainer();
-      expect(() => trainClvForest(hs, CUTOFF, { ...opts, trainForest: cap.trainer })).toThrow(TrainingHandedOff);
-      return cap.sets.map(summarize);
-    };
-    expect(rowsOf(decodeHistories(encodeHistories(histories)))).toEqual(rowsOf(histories));
+  it('ships a role in full when its rows are not a subsequence of the main rows', async () => {
+    const cap = capturingTrainer();
+    expect(() => trainClvForest(histories, CUTOFF, { ...opts, trainForest: cap.trainer })).toThrow(TrainingHandedOff);
+    const main = cap.sets.find((s) => s.role === 'main')!;
+    const cal = cap.sets.find((s) => s.role === 'calibration')!;
+    // Same rows, one label changed: no longer a subsequence (labels count, not only features).
+    const y = Float64Array.from(cal.y);
+    y[3] = y[3]! + 1;
+    const odd = { ...cal, y };
+    expect(subsequenceRows(main, odd)).toBeNull();
+    const unpacked = await unpackRoleSets(await packRoleSets([odd, main]));
+    expect(unpacked.map(summarize)).toEqual([odd, main].map(summarize));
+  });
+
+  it('a replay given the capture\'s window cache builds no window twice and trains the same model', () => {
+    const windowCache = new Map();
+    const fitted: number[] = [];
+    const fit = (h: readonly History[], asOf: number) => (fitted.push(asOf), fitBaselinesAt(h, asOf));
+    const cap = capturingTrainer();
+    expect(() => trainClvForest(histories, CUTOFF, { ...opts, trainForest: cap.trainer, fitBaselines: fit, windowCache })).toThrow(TrainingHandedOff);
+    const windows = windowCache.size;
+    expect(windows).toBeGreaterThan(0);
+    fitted.length = 0;
+    const replayed = trainClvForest(histories, CUTOFF, { ...opts, fitBaselines: fit, windowCache });
+    // Only the cutoff's fit (the served baselines): every window's design came from the cache.
+    expect(fitted).toEqual([CUTOFF]);
+    const plain = trainClvForest(histories, CUTOFF, opts);
+    expect(serializeForest(replayed.forest)).toEqual(serializeForest(plain.forest));
+    expect(replayed.calibration).toEqual(plain.calibration);
   });
 });

@@ -13,7 +13,8 @@ import { blobNames, getBlob } from './job-blobs';
  * failed once is left to BullMQ's retries (on any worker): the run fails only when a share fails for good.
  */
 
-export const setName = (role: Role) => `set:${role}`;
+/** Every role's training rows (packRoleSets), written by the coordinator, read by each share job. */
+export const SETS_BLOB = 'sets';
 export const treesName = (role: Role, share: number) => `trees:${role}:${share}`;
 /** Job run ids of shares 1..of−1 (share 0 is the coordinator's), index = share. */
 export const treeJobIds = (runId: string, of: number) => Array.from({ length: of }, (_, i) => flowRunId(runId, `trees:${i}`));

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../../generated/prisma/client';
-import { firstEventOf, planWindows } from '../../models/clv/clv-forest';
+import { type ClvTrainOptions, firstEventOf, planWindows } from '../../models/clv/clv-forest';
 import { type Forest, serializeForest } from '../../models/forest';
 import { scoreCustomers } from '../../models/scoring/score.service';
 import { MODEL_KIND, type TrainRequest, TrainingHandedOff, loadAllHistories, trainModelVersion } from '../../models/training/train.service';
-import { type Role, type RoleSet, capturingTrainer, decodeRoleSet, encodeRoleSet, fitCache, summarize, supplyingTrainer, trainShare } from '../../models/training/train-flow';
+import { type Role, type RoleSet, capturingTrainer, fitCache, packRoleSets, summarize, supplyingTrainer, trainShare, unpackRoleSets } from '../../models/training/train-flow';
 import type { JobContext } from '../job.types';
 import { blobNames, deleteBlobs, getBlob, putBlob } from './job-blobs';
 import { prefitBaselines } from './train-fits';
-import { addTreeJobs, collectShares, setName, treesName } from './train-shares';
+import { SETS_BLOB, addTreeJobs, collectShares, treesName } from './train-shares';
 
 /**
  * Fan-out training (BullMQ). The models.train job coordinates and works:
@@ -87,10 +87,13 @@ export async function startTrainingFlow(
 async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Date; options: TrainOptions; drill?: FlowDrill }, shares: number) {
   const { cutoff } = p;
   const req = requestOf(p.horizonDays, cutoff, p.options, ctx.runId);
+  const phases = phaseClock();
   ctx.progress(0.01, 'loading histories');
   const histories = await loadAllHistories(ctx.db, cutoff);
+  phases.mark('load');
   const cap = capturingTrainer();
   const fits = fitCache(new Map());
+  const windowCache: NonNullable<ClvTrainOptions['windowCache']> = new Map();
   let asOfs: number[] = [];
   try {
     // The windows trainModelVersion will use (same call): half of their fits, and the cutoff's, by another worker.
@@ -100,25 +103,29 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
   }
   ctx.progress(0.05, 'fitting the baselines');
   await prefitBaselines(ctx, histories, asOfs, fits.cache);
+  phases.mark('fits');
   try {
-    await trainModelVersion(ctx.db, req, { progress: (f, m) => ctx.progress(0.4 * f, m), signal: ctx.signal, trainForest: cap.trainer, fitBaselines: fits.fit, histories });
+    await trainModelVersion(ctx.db, req, { progress: (f, m) => ctx.progress(0.4 * f, m), signal: ctx.signal, trainForest: cap.trainer, fitBaselines: fits.fit, histories, windowCache });
     throw new Error('training finished without handing its rows over');
   } catch (err) {
     if (!(err instanceof TrainingHandedOff)) throw err;
   }
   const roles = cap.sets.map(summarize);
   const of = Math.max(1, Math.min(shares, ...roles.map((r) => r.nTrees)));
+  phases.mark('rows');
   if (of > 1) {
     // A retried coordinator finds its jobs queued already (fixed ids): re-adding is a no-op.
-    for (const set of cap.sets) await putBlob(ctx.db, ctx.runId, setName(set.role), encodeRoleSet(set));
+    await putBlob(ctx.db, ctx.runId, SETS_BLOB, await packRoleSets(cap.sets));
     await addTreeJobs(ctx.db, ctx.runId, of, roles.map((r) => r.role), p.drill);
   }
+  phases.mark('handout');
   const trees = (k: number) => (role: Role, done: number, total: number) => {
     if (ctx.signal.aborted) throw new Error('training aborted (worker shutting down)');
     if (p.drill?.treeDelayMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, p.drill.treeDelayMs);
     ctx.progress(0.4 + (0.45 * (k + done / total / roles.length)) / of, `share ${k + 1}/${of}: ${role} tree ${done}/${total}`);
   };
   const own = growShare(cap.sets, 0, of, trees(0));
+  phases.mark('ownShare');
   const forests = await collectShares(ctx, {
     of,
     roles: roles.map((r) => r.role),
@@ -130,6 +137,7 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
       return grown;
     },
   });
+  phases.mark('waitShares');
   ctx.progress(0.85, 'merging trees');
   const out = await trainModelVersion(ctx.db, req, {
     histories,
@@ -137,40 +145,64 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
     signal: ctx.signal,
     trainForest: supplyingTrainer(roles, forests),
     fitBaselines: fits.fit,
+    windowCache,
   });
+  phases.mark('replay');
   let scored = 0;
   if (out.promoted && p.options.score) {
     const s = await scoreCustomers(ctx.db, { modelVersionId: out.modelVersionId, signal: ctx.signal, onProgress: (f, m) => ctx.progress(0.95 + 0.05 * f, m) });
     scored = s.scored;
   }
   ctx.progress(1, 'done');
-  return { modelVersionId: out.modelVersionId, promoted: out.promoted, reason: out.reason, trainingRows: out.trainingRows, scored, shares: of };
+  return { modelVersionId: out.modelVersionId, promoted: out.promoted, reason: out.reason, trainingRows: out.trainingRows, scored, shares: of, phasesMs: phases.done() };
+}
+
+/** Milliseconds spent in each named step (in the run's result: where a fan-out's wall time goes). */
+export function phaseClock() {
+  const out: Record<string, number> = {};
+  let last = performance.now();
+  return {
+    mark(name: string) {
+      const now = performance.now();
+      out[name] = Math.round((out[name] ?? 0) + now - last);
+      last = now;
+    },
+    done: () => out,
+  };
 }
 
 /** Child: grows its share of every role's trees from the stored rows and stores them (idempotent by name). */
-export async function trainTreesShare(ctx: JobContext, p: z.infer<typeof treesPayload>): Promise<{ share: number; trees: number; skipped?: string }> {
+export async function trainTreesShare(ctx: JobContext, p: z.infer<typeof treesPayload>): Promise<{ share: number; trees: number; skipped?: string; phasesMs?: Record<string, number> }> {
   if (p.drill?.failShare === p.share) throw new Error(`planned failure of tree share ${p.share}`);
   const done = await blobNames(ctx.db, p.trainRunId, 'trees:');
   if (p.roles.every((role) => done.includes(treesName(role, p.share)))) return { share: p.share, trees: 0, skipped: 'grown by the coordinator' };
   let trees = 0;
+  const phases = phaseClock();
+  const blob = await getBlob(ctx.db, p.trainRunId, SETS_BLOB);
+  phases.mark('read');
+  if (!blob) {
+    // The coordinator finished without this job (it grew the share itself) and removed the rows.
+    if (await runFinished(ctx.db, p.trainRunId)) return { share: p.share, trees: 0, skipped: 'run already finished' };
+    throw new Error(`training rows are gone (run ${p.trainRunId} was cleaned up)`);
+  }
+  const sets = await unpackRoleSets(blob);
+  phases.mark('decode');
   for (const [k, role] of p.roles.entries()) {
-    const blob = await getBlob(ctx.db, p.trainRunId, setName(role));
-    if (!blob) {
-      // The coordinator finished without this job (it grew the share itself) and removed the rows.
-      if (await runFinished(ctx.db, p.trainRunId)) return { share: p.share, trees: 0, skipped: 'run already finished' };
-      throw new Error(`training rows for ${role} are gone (run ${p.trainRunId} was cleaned up)`);
-    }
-    const forest = trainShare(decodeRoleSet(blob), p.share, p.of, (d, total) => {
+    const set = sets.find((x) => x.role === role);
+    if (!set) throw new Error(`no ${role} rows in run ${p.trainRunId}'s training rows`);
+    const forest = trainShare(set, p.share, p.of, (d, total) => {
       if (ctx.signal.aborted) throw new Error('tree share aborted (worker shutting down)');
       if (p.drill?.treeDelayMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, p.drill.treeDelayMs);
       ctx.progress((k + d / total) / p.roles.length, `${role} tree ${d}/${total}`);
     });
     trees += forest?.nTrees ?? 0;
+    phases.mark('grow');
     if (await runFinished(ctx.db, p.trainRunId)) return { share: p.share, trees, skipped: 'run already finished' };
     await putBlob(ctx.db, p.trainRunId, treesName(role, p.share), forest ? serializeForest(forest) : new Uint8Array(0));
+    phases.mark('write');
   }
   ctx.progress(1, `${trees} trees`);
-  return { share: p.share, trees };
+  return { share: p.share, trees, phasesMs: phases.done() };
 }
 
 async function runFinished(db: PrismaClient, runId: string): Promise<boolean> {

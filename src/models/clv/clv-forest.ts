@@ -45,6 +45,11 @@ export interface ClvTrainOptions {
   trainForest?: ForestTrainer;
   /** Fits the baselines as of a date (default fitBaselinesAt); scale-out passes fits computed by other workers. */
   fitBaselines?: (histories: readonly History[], asOf: number) => BaselineFit;
+  /**
+   * Training windows' designs and labels by as-of date, filled on first use: scale-out's replay runs on the same
+   * histories, fits and keys as its capture, so it reuses them instead of rebuilding (seconds at 100k customers).
+   */
+  windowCache?: Map<number, { design: Design; labels: number[]; extraNames: string }>;
 }
 
 /** 'main': the model's forest; 'calibration': the smaller forest the calibration split is fitted with. */
@@ -184,12 +189,20 @@ export function trainClvForest(histories: readonly History[], cutoff: number, op
   const extraNames = opts.extraNames ?? [];
   const parts: Design[] = [];
   const labels: number[] = [];
+  let byKey: Map<string, History> | undefined;
   plan.asOfs.forEach((asOf, k) => {
     opts.onProgress?.((0.3 * k) / plan.asOfs.length, `features for window ${k + 1}/${plan.asOfs.length}`);
-    const d = designAt(histories, asOf, opts.horizonDays, (opts.fitBaselines ?? fitBaselinesAt)(histories, asOf), opts.extra?.(asOf), extraNames, opts.trainKeys);
-    const byKey = new Map(histories.map((h) => [h.key, h]));
-    for (const key of d.keys) labels.push(netSpendBetween(byKey.get(key)!.events, asOf, asOf + plan.h * DAY_MS) * plan.scale);
-    parts.push(d);
+    const names = extraNames.join('\u0000');
+    let w = opts.windowCache?.get(asOf);
+    // Semantic features that appeared meanwhile change the columns: rebuilt (the supplying trainer then refuses).
+    if (!w || w.extraNames !== names) {
+      const design = designAt(histories, asOf, opts.horizonDays, (opts.fitBaselines ?? fitBaselinesAt)(histories, asOf), opts.extra?.(asOf), extraNames, opts.trainKeys);
+      byKey ??= new Map(histories.map((h) => [h.key, h]));
+      w = { design, labels: design.keys.map((key) => netSpendBetween(byKey!.get(key)!.events, asOf, asOf + plan.h * DAY_MS) * plan.scale), extraNames: names };
+      opts.windowCache?.set(asOf, w);
+    }
+    for (const v of w.labels) labels.push(v);
+    parts.push(w.design);
   });
   const nCols = parts[0]!.nCols;
   const n = labels.length;

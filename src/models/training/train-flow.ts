@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import type { BaselineFit, History } from '../clv/clv-baselines';
 import { type ForestTrainer, fitBaselinesAt } from '../clv/clv-forest';
 import { type Forest, type ForestOptions, type Matrix, forestFromTrees, mergeForests, resolveOptions, treeSeeds, trainTrees } from '../forest';
@@ -87,26 +89,86 @@ export function supplyingTrainer(expected: readonly RoleSummary[], forests: Read
   };
 }
 
-/** Binary form of a role's rows for job_blobs: u32 header length, JSON header, X then y as float64. */
+/** Binary form of a role's rows: u32 header length, JSON header, padding to 8 bytes, X then y as float64. */
 export function encodeRoleSet(set: RoleSet): Buffer {
-  const header = Buffer.from(JSON.stringify({ role: set.role, nRows: set.X.nRows, nCols: set.X.nCols, layout: set.X.layout, opts: set.opts }));
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(header.length);
-  const pad = Buffer.alloc((8 - ((4 + header.length) % 8)) % 8, 0x20);
-  return Buffer.concat([len, header, pad, bytesOf(set.X.data), bytesOf(set.y)]);
+  return withJsonHeader({ role: set.role, nRows: set.X.nRows, nCols: set.X.nCols, layout: set.X.layout, opts: set.opts }, Buffer.concat([bytesOf(set.X.data), bytesOf(set.y)]));
+}
+
+const deflateRaw = promisify(zlib.deflateRaw);
+const inflateRaw = promisify(zlib.inflateRaw);
+
+/**
+ * Every role's rows in one deflated blob (level 1, in libuv's thread pool) for the tree jobs. The calibration
+ * forest trains on a subset of the main rows, so a role whose rows and labels are a subsequence of the main
+ * role's travels as row indexes. The bytea round trip costs far more per MB than the codec: at 60k customers
+ * 74 MB of float64 rows became ~15 MB, and the put and a share job's read had taken 9 and 10 s on a loaded
+ * 2-core machine (BENCHMARKS.md, issue 8).
+ */
+export async function packRoleSets(sets: readonly RoleSet[]): Promise<Buffer> {
+  const main = sets.find((s) => s.role === 'main');
+  const parts = sets.map((s) => {
+    const idx = main && s !== main ? subsequenceRows(main, s) : null;
+    return idx ? withJsonHeader({ role: s.role, ref: main!.role, opts: s.opts }, Buffer.from(idx.buffer, idx.byteOffset, idx.byteLength)) : encodeRoleSet(s);
+  });
+  const lengths = Buffer.alloc(4 * (parts.length + 1));
+  lengths.writeUInt32LE(parts.length, 0);
+  parts.forEach((part, i) => lengths.writeUInt32LE(part.length, 4 * (i + 1)));
+  return deflateRaw(Buffer.concat([lengths, ...parts]), { level: 1 });
+}
+
+export async function unpackRoleSets(buf: Buffer): Promise<RoleSet[]> {
+  const raw = await inflateRaw(buf);
+  const n = raw.readUInt32LE(0);
+  const parts: Buffer[] = [];
+  let off = 4 * (n + 1);
+  for (let i = 0; i < n; i++) {
+    const len = raw.readUInt32LE(4 * (i + 1));
+    parts.push(raw.subarray(off, off + len));
+    off += len;
+  }
+  const refs = parts.map((part) => {
+    const { header, body } = readJsonHeader<{ ref?: Role; role: Role; opts: Partial<ForestOptions> }>(part);
+    return header.ref ? { ...header, ref: header.ref, idx: new Int32Array(Uint8Array.from(body).buffer) } : null;
+  });
+  const full = parts.map((part, i) => (refs[i] ? null : decodeRoleSet(part)));
+  return full.map((set, i) => {
+    if (set) return set;
+    const r = refs[i]!;
+    const of = full.find((f) => f?.role === r.ref);
+    if (!of) throw new Error(`rows of ${r.role} refer to missing ${r.ref} rows`);
+    return { role: r.role, X: takeRows(of.X, r.idx), y: Float64Array.from(r.idx, (k) => of.y[k]!), opts: r.opts };
+  });
+}
+
+/** Leftmost match of sub's rows (features and label, bit for bit) in of's, or null when sub is not a subsequence. */
+export function subsequenceRows(of: RoleSet, sub: RoleSet): Int32Array | null {
+  const c = of.X.nCols;
+  if (sub.X.nCols !== c || of.X.layout !== 'row' || sub.X.layout !== 'row') return null;
+  const idx = new Int32Array(sub.X.nRows);
+  let j = 0;
+  for (let i = 0; i < of.X.nRows && j < sub.X.nRows; i++) {
+    if (!Object.is(of.y[i], sub.y[j])) continue;
+    let same = true;
+    for (let k = 0; k < c && same; k++) same = Object.is(of.X.data[i * c + k], sub.X.data[j * c + k]);
+    if (same) idx[j++] = i;
+  }
+  return j === sub.X.nRows ? idx : null;
+}
+
+function takeRows(X: Matrix, idx: Int32Array): Matrix {
+  const c = X.nCols;
+  const out = new Float64Array(idx.length * c);
+  idx.forEach((r, i) => out.set(X.data.subarray(r * c, (r + 1) * c), i * c));
+  return { data: out, nRows: idx.length, nCols: c, layout: X.layout };
 }
 
 export function decodeRoleSet(buf: Buffer): RoleSet {
-  const n = buf.readUInt32LE(0);
-  const h = JSON.parse(buf.subarray(4, 4 + n).toString()) as { role: Role; nRows: number; nCols: number; layout: 'row' | 'col'; opts: Partial<ForestOptions> };
-  const off = 4 + n + ((8 - ((4 + n) % 8)) % 8);
-  const floats = (from: number, count: number) => {
-    const out = new Float64Array(count);
-    Buffer.from(out.buffer).set(buf.subarray(from, from + count * 8));
-    return out;
-  };
+  const { header: h, body } = readJsonHeader<{ role: Role; nRows: number; nCols: number; layout: 'row' | 'col'; opts: Partial<ForestOptions> }>(buf);
+  // Copied: the body's offset in a larger buffer need not be 8-aligned for a Float64Array view.
+  const all = new Float64Array(body.length / 8);
+  Buffer.from(all.buffer).set(body);
   const cells = h.nRows * h.nCols;
-  return { role: h.role, X: { data: floats(off, cells), nRows: h.nRows, nCols: h.nCols, layout: h.layout }, y: floats(off + cells * 8, h.nRows), opts: h.opts };
+  return { role: h.role, X: { data: all.subarray(0, cells), nRows: h.nRows, nCols: h.nCols, layout: h.layout }, y: all.subarray(cells, cells + h.nRows), opts: h.opts };
 }
 
 /** Baseline fits by as-of date, computed once per flow: a deterministic function of the same histories. */
@@ -138,61 +200,7 @@ function sortedJson(o: object): unknown {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/**
- * Binary form of histories for job_blobs (training's load children → rows step and merge): a JSON header with
- * keys, attributes, event counts and strings, then every event's time, amount and quantity as float64 (exact,
- * -0 and NaN included). Decoding gives objects shaped like historyBatches' (same fields, same order).
- */
-export function encodeHistories(histories: readonly History[]): Buffer {
-  let n = 0;
-  for (const h of histories) n += h.events.length;
-  const nums = new Float64Array(n * 3);
-  const kinds: string[] = [];
-  const products: (string | null)[] = [];
-  const categories: (string | null)[] = [];
-  let i = 0;
-  for (const h of histories) {
-    for (const e of h.events) {
-      nums[i * 3] = e.at;
-      nums[i * 3 + 1] = e.amount;
-      // NaN stands for a missing quantity.
-      nums[i * 3 + 2] = e.quantity ?? Number.NaN;
-      kinds.push(e.kind === 'refund' ? 'r' : 'p');
-      products.push(e.productId ?? null);
-      categories.push(e.category ?? null);
-      i++;
-    }
-  }
-  const header = {
-    keys: histories.map((h) => h.key),
-    attrs: histories.map((h) => [h.attrs.birthYear ?? null, h.attrs.region ?? null, h.attrs.signupAt ?? null]),
-    counts: histories.map((h) => h.events.length),
-    kinds: kinds.join(''),
-    products,
-    categories,
-  };
-  return withHeader(header, bytesOf(nums));
-}
-
-export function decodeHistories(buf: Buffer): History[] {
-  const { header, body } = readHeader<{ keys: string[]; attrs: [number | null, string | null, number | null][]; counts: number[]; kinds: string; products: (string | null)[]; categories: (string | null)[] }>(buf);
-  const nums = new Float64Array(body.length / 8);
-  Buffer.from(nums.buffer).set(body);
-  const out: History[] = [];
-  let i = 0;
-  header.keys.forEach((key, c) => {
-    const [birthYear, region, signupAt] = header.attrs[c]!;
-    const events = new Array(header.counts[c]!);
-    for (let k = 0; k < events.length; k++, i++) {
-      const q = nums[i * 3 + 2]!;
-      events[k] = { at: nums[i * 3]!, amount: nums[i * 3 + 1]!, kind: header.kinds[i] === 'r' ? 'refund' : 'purchase', productId: header.products[i]!, category: header.categories[i]!, quantity: Number.isNaN(q) ? undefined : q };
-    }
-    out.push({ key, events, attrs: { birthYear, region, signupAt } });
-  });
-  return out;
-}
-
-function withHeader(header: unknown, body: Buffer): Buffer {
+function withJsonHeader(header: unknown, body: Buffer): Buffer {
   const json = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
@@ -200,7 +208,7 @@ function withHeader(header: unknown, body: Buffer): Buffer {
   return Buffer.concat([len, json, pad, body]);
 }
 
-function readHeader<T>(buf: Buffer): { header: T; body: Buffer } {
+function readJsonHeader<T>(buf: Buffer): { header: T; body: Buffer } {
   const n = buf.readUInt32LE(0);
   const header = JSON.parse(buf.subarray(4, 4 + n).toString()) as T;
   return { header, body: buf.subarray(4 + n + ((8 - ((4 + n) % 8)) % 8)) };

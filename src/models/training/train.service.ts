@@ -49,6 +49,8 @@ interface Hooks {
   fitBaselines?: ClvTrainOptions['fitBaselines'];
   /** Scale-out: the histories before the cutoff, loaded by other workers (same order as loadAllHistories). */
   histories?: History[];
+  /** Scale-out: the capture's window designs, reused by the replay (ClvTrainOptions.windowCache). */
+  windowCache?: ClvTrainOptions['windowCache'];
 }
 
 export async function loadAllHistories(db: PrismaClient, before: Date): Promise<History[]> {
@@ -94,6 +96,7 @@ export async function trainModelVersion(db: PrismaClient, req: TrainRequest, hoo
       onProgress: (f, m) => hooks.progress(0.05 + 0.8 * f, m),
       trainForest: hooks.trainForest,
       fitBaselines: hooks.fitBaselines,
+      windowCache: hooks.windowCache,
     });
     checkAbort();
     hooks.progress(0.88, 'holdout comparison');
