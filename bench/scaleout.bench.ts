@@ -81,13 +81,24 @@ async function main(): Promise<void> {
       await Promise.all(mine.map((m) => m.waitForLog(/bullmq worker started/)));
       const queue = new BullQueue({ db, log, redisUrl: REDIS, prefix, defaultMaxAttempts: 3 });
       let enqueuedAt = 0;
+      // Repeated rounds (--workers 1,2,2,1) are averaged per worker count.
+      const n = (rounds[w] = (rounds[w] ?? 0) + 1);
+      const avg = (k: string, v: number) => (per[k] = ((per[k] ?? 0) * (n - 1) + v) / n);
       const timed = async (job: string, payload: unknown) => {
         const t0 = performance.now();
+        const m0 = machineCpu();
         enqueuedAt = Date.now();
         const run = await queue.enqueue(job, payload);
         const done = await waitForRun(p, run.id, { timeoutMs: 3_600_000, pollMs: 100 });
         if (done.state !== 'completed') throw new Error(`${job} ${done.state}: ${done.error}`);
-        return { ms: performance.now() - t0, run: done };
+        const ms = performance.now() - t0;
+        // Every process on the machine (workers, PostgreSQL, Redis, this script, anyone else): the cores a round
+        // kept busy. One worker that already keeps more than one core busy (its PostgreSQL backend, GC threads)
+        // cannot be doubled on two cores: the ceiling for 2 workers is 2 / this.
+        const busy = (machineCpu() - m0) / (ms / 1000);
+        console.log(`  ${w} workers, ${job}: ${s(ms)} s, machine CPU busy ${busy.toFixed(2)} of ${os.cpus().length} cores`);
+        avg(`busy:${job}:${w}`, busy);
+        return { ms, run: done };
       };
       // CPU seconds of the worker processes (all their threads) during the training: wall time on a shared machine
       // moves with everyone else's load, the work done does not.
@@ -131,9 +142,6 @@ async function main(): Promise<void> {
         config: { provider: 'transformers', model: MODEL, dim: 384, allowRemote: false, quantized: true, threads: 1, batchSize: 16 },
       });
       rows.push(`| ${w} | ${s(train.ms)} | ${kids.length ? s(treeMs / kids.length) : '–'} | ${s(score.ms)} | ${s(embed.ms)} | ${load()} |`);
-      // Repeated rounds (--workers 1,2,2,1) are averaged per worker count.
-      const n = (rounds[w] = (rounds[w] ?? 0) + 1);
-      const avg = (k: string, v: number) => (per[k] = ((per[k] ?? 0) * (n - 1) + v) / n);
       avg(`train${w}`, train.ms);
       avg(`score${w}`, score.ms);
       avg(`embed${w}`, embed.ms);
@@ -150,7 +158,9 @@ async function main(): Promise<void> {
     const [a, b] = WORKERS;
     if (a !== undefined && b !== undefined) {
       const r = (k: string) => dash(per[`${k}${a}`]! / per[`${k}${b}`]!, 2);
-      console.log(`\nspeed-up ${b} vs ${a} workers (mean of each's rounds): train ${r('train')}x, score ${r('score')}x, embed ${r('embed')}x; ` +
+      const ceiling = (job: string) => dash(Math.min(b / a, os.cpus().length / per[`busy:${job}:${a}`]!), 2);
+      console.log(`\nceiling on ${os.cpus().length} cores from the ${a}-worker rounds' busy cores: train ${ceiling('models.train')}x, score ${ceiling('models.score-fanout')}x`);
+      console.log(`speed-up ${b} vs ${a} workers (mean of each's rounds): train ${r('train')}x, score ${r('score')}x, embed ${r('embed')}x; ` +
         `training CPU ${per[`cpu${a}`]!.toFixed(1)} s with ${a}, ${per[`cpu${b}`]!.toFixed(1)} s with ${b}`);
     }
     console.log(`\nper item (1 worker): training ${s(per[`train${a}`]!)} s for ${per.rows} rows x ${TREES} trees` +
@@ -178,6 +188,12 @@ async function main(): Promise<void> {
 }
 
 /** utime + stime of a live process (all threads), from /proc (Linux). */
+/** Busy CPU seconds of the whole machine so far (/proc/stat: everything but idle and iowait). */
+function machineCpu(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (f.reduce((a, v) => a + v, 0) - f[3]! - f[4]!) / 100;
+}
+
 function cpuSeconds(pid: number): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
