@@ -152,6 +152,7 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
   if (out.promoted && p.options.score) {
     const s = await scoreCustomers(ctx.db, { modelVersionId: out.modelVersionId, signal: ctx.signal, onProgress: (f, m) => ctx.progress(0.95 + 0.05 * f, m) });
     scored = s.scored;
+    phases.mark('score');
   }
   ctx.progress(1, 'done');
   return { modelVersionId: out.modelVersionId, promoted: out.promoted, reason: out.reason, trainingRows: out.trainingRows, scored, shares: of, phasesMs: phases.done() };
