@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { type App, createApp } from '../../src/app';
 import { type Env, parseEnv } from '../../src/config/env';
 import { createLogger } from '../../src/lib/logger';
@@ -34,6 +35,34 @@ export async function openTestApp(overrides: Record<string, string> = {}, opts =
       await app.close();
       if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A PostgreSQL database (and queue prefix) of a file's own, next to the run's shared one, for tests whose data a
+ * whole-table job in another file would change (a full behaviour-vector refresh rewrites every customer's vector
+ * and drops those without a feature snapshot). PGlite files have their own database already: no overrides.
+ * Dropped by `drop`, or by the global teardown (`<run database>_*`).
+ */
+export async function ownDatabase(label: string): Promise<{ overrides: Record<string, string>; drop(): Promise<void> }> {
+  if (backend !== 'postgres') return { overrides: {}, drop: async () => {} };
+  const name = `${must('VG_TEST_DB_NAME')}_${label}`;
+  const admin = process.env.VG_TEST_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const run = async (sql: string) => {
+    const c = new Client({ connectionString: admin });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await run(`create database ${name}`);
+  const url = new URL(must('VG_TEST_DATABASE_URL'));
+  url.pathname = `/${name}`;
+  return {
+    overrides: { DATABASE_URL: url.toString(), QUEUE_PREFIX: `${must('VG_TEST_QUEUE_PREFIX')}${label}` },
+    drop: () => run(`drop database if exists ${name} with (force)`),
   };
 }
 

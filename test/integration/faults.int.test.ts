@@ -280,14 +280,17 @@ describeOn('pglite')('faults of the embedded deployment (the API process runs th
 
     let api = await start();
     try {
+      // Watched from the start: the embedding runs as soon as the API is up, and on a fast machine it was over
+      // before the (seconds-long) second-process check below had finished.
+      await poll(() => status(api.url, embedId), (r) => r.state === 'running' && r.progress >= 0.05 && r.progress < 0.7, 120_000, 'embedding under way');
+      await api.proc.kill('SIGKILL');
+      api = await start();
+
       // (c) embedded: a second process on the same data directory refuses to start, naming the holder.
       const second = spawnEntry('src/main.ts', e);
       expect(await second.exited).not.toBe(0);
       expect(second.output()).toMatch(new RegExp(`in use by process ${api.proc.child.pid}`));
 
-      await poll(() => status(api.url, embedId), (r) => r.state === 'running' && r.progress >= 0.05 && r.progress < 0.7, 120_000, 'embedding under way');
-      await api.proc.kill('SIGKILL');
-      api = await start();
       const embedded = await finished(api.url, embedId);
       expect(embedded).toMatchObject({ state: 'completed', attempts: 2, error: null });
       expect(embedded.result.embedded).toBeLessThan(ids.length);

@@ -13,7 +13,7 @@ import { loadStandardization } from '../../src/similarity/behavior-vectors.servi
 import { lookalikes, type SimilarityConfig, similarCustomers } from '../../src/similarity/similar-customers.service';
 import { annSql } from '../../src/similarity/similarity.sql';
 import { gql, type Proc, spawnEntry } from '../helpers/processes';
-import { backend, openTestApp, testEnv, uid } from '../helpers/test-env';
+import { backend, openTestApp, ownDatabase, testEnv, uid } from '../helpers/test-env';
 
 jest.setTimeout(120_000);
 
@@ -38,10 +38,15 @@ describe(`similar customers on ${backend}`, () => {
   const sem: number[][] = [];
   const beh: number[][] = [];
 
+  let own: Awaited<ReturnType<typeof ownDatabase>> | undefined;
+
   beforeAll(async () => {
-    app = await openTestApp();
+    // The synthetic vectors below have no feature snapshots: another file's full behaviour-vector refresh on a
+    // shared database deleted them mid-test (a flaky CI run), so this file keeps its own.
+    own = await ownDatabase('sim');
+    app = await openTestApp(own.overrides);
     if (backend === 'postgres') {
-      worker = spawnEntry('jobs/worker.ts', testEnv().raw);
+      worker = spawnEntry('jobs/worker.ts', testEnv(own.overrides).raw);
       await worker.waitForLog(/bullmq worker started/);
     }
     const e = embeddingConfigFromEnv(app.env);
@@ -51,6 +56,7 @@ describe(`similar customers on ${backend}`, () => {
   afterAll(async () => {
     await worker?.kill('SIGTERM');
     await app?.close();
+    await own?.drop();
   }, 60_000);
 
   const wait = (id: string) => waitForRun(app.db.prisma, id, { timeoutMs: 240_000 });
