@@ -128,7 +128,11 @@ export async function unpackRoleSets(buf: Buffer): Promise<RoleSet[]> {
   }
   const refs = parts.map((part) => {
     const { header, body } = readJsonHeader<{ ref?: Role; role: Role; opts: Partial<ForestOptions> }>(part);
-    return header.ref ? { ...header, ref: header.ref, idx: new Int32Array(Uint8Array.from(body).buffer) } : null;
+    if (!header.ref) return null;
+    // Copied, as in decodeRoleSet: the body's offset need not be aligned for an Int32Array view.
+    const idx = new Int32Array(body.length / 4);
+    Buffer.from(idx.buffer).set(body);
+    return { ...header, ref: header.ref, idx };
   });
   const full = parts.map((part, i) => (refs[i] ? null : decodeRoleSet(part)));
   return full.map((set, i) => {
