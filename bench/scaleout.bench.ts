@@ -113,24 +113,25 @@ async function main(): Promise<void> {
       const trainingRows = (train.run.result as { trainingRows: number }).trainingRows;
       const trainCpu = cpu() - cpu0;
       console.log(`  ${w} workers: training ${s(train.ms)} s wall, ${trainCpu.toFixed(1)} CPU s in the workers, load ${load()}`);
-      const kids = (await p.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: train.run.id } } })).filter(
-        (k) => !(k.result as { skipped?: string } | null)?.skipped,
-      );
-      const treeMs = kids.reduce((a, k) => a + (k.finishedAt!.getTime() - k.startedAt!.getTime()), 0);
+      // Tree jobs that grew trees (a late one finds every chunk taken and completes without work).
+      const all = await p.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: train.run.id } } });
+      type TreesResult = { share: number; trees: number; skipped?: string; phasesMs?: Record<string, number> };
+      const kids = all.filter((k) => ((k.result as TreesResult | null)?.trees ?? 0) > 0);
+      const treeMs = kids.reduce((a, k) => a + ((k.result as TreesResult).phasesMs?.trees ?? 0), 0);
+      const kidTrees = kids.reduce((a, k) => a + (k.result as TreesResult).trees, 0);
       if (w > 1) {
-        // The coordinating models.train job builds the rows, queues the share jobs, grows share 0 and replays.
-        const all = await p.jobRun.findMany({ where: { name: 'models.train-trees', payload: { path: ['trainRunId'], equals: train.run.id } } });
+        // Every participant builds the rows itself, then all claim chunks of trees; the coordinator replays.
         const queued = all.length ? Math.min(...all.map((k) => k.createdAt.getTime())) : enqueuedAt;
         const lastKid = kids.length ? Math.max(...kids.map((k) => k.finishedAt!.getTime())) : queued;
-        console.log(`  ${w} workers, training phases: rows ${s(queued - enqueuedAt)} s, share jobs ${all.length} (${all.length - kids.length} grown by the coordinator), ` +
-          `queued → last share job done ${s(lastKid - queued)} s, then replay/promotion ${s(train.run.finishedAt!.getTime() - lastKid)} s`);
+        const result = train.run.result as { phasesMs?: unknown; treesGrownHere?: number };
+        console.log(`  ${w} workers: tree jobs ${all.length} (${kids.length} grew trees: ${kidTrees}; the coordinator ${result.treesGrownHere ?? '?'}), ` +
+          `last tree job done ${s(lastKid - queued)} s after queueing, then replay/promotion ${s(train.run.finishedAt!.getTime() - lastKid)} s`);
         const fmt = (o: unknown) => Object.entries((o as Record<string, number> | undefined) ?? {}).map(([k, v]) => `${k} ${s(v)}`).join(', ');
-        console.log(`  coordinator steps (s): ${fmt((train.run.result as { phasesMs?: unknown }).phasesMs)}`);
-        for (const k of kids) {
-          console.log(`  share job ${(k.result as { share: number }).share}: started ${s(k.startedAt!.getTime() - queued)} s after queueing; ${fmt((k.result as { phasesMs?: unknown }).phasesMs)}`);
+        console.log(`  coordinator steps (s): ${fmt(result.phasesMs)}`);
+        for (const k of all) {
+          const r = k.result as TreesResult | null;
+          console.log(`  tree job ${r?.share ?? '?'}: started ${k.startedAt ? s(k.startedAt.getTime() - queued) : '–'} s after queueing, ${r?.trees ?? 0} trees${r?.skipped ? ` (${r.skipped})` : ''}; ${fmt(r?.phasesMs)}`);
         }
-        const fit = await p.jobRun.findFirst({ where: { name: 'models.train-fit', payload: { path: ['trainRunId'], equals: train.run.id } } });
-        if (fit?.finishedAt && fit.startedAt) console.log(`  fit job: ${JSON.stringify(fit.result)} in ${s(fit.finishedAt.getTime() - fit.startedAt.getTime())} s`);
       }
       const skipped = { ms: Number.NaN };
       const score = JOBS.has('score') ? await timed('models.score-fanout', { shares: w }) : skipped;
@@ -146,12 +147,12 @@ async function main(): Promise<void> {
       avg(`score${w}`, score.ms);
       avg(`embed${w}`, embed.ms);
       avg(`cpu${w}`, trainCpu);
-      if (w > 1 && kids.length) per.treeMsPerTreePer1k = treeMs / kids.length / (TREES / w) / (trainingRows / 1000);
+      if (w > 1 && kidTrees) per.treeMsPerTreePer1k = treeMs / kidTrees / (trainingRows / 1000);
       per.rows = trainingRows;
       await queue.close();
       await Promise.all(mine.map((m) => m.kill('SIGTERM')));
     }
-    console.log('\n| workers | train s | mean tree job s | score s | embed s | load after |');
+    console.log('\n| workers | train s | mean tree-growing s per tree job | score s | embed s | load after |');
     console.log('|---:|---:|---:|---:|---:|---|');
     // Jobs left out with --jobs are NaN: shown as a dash.
     rows.forEach((r) => console.log(r.replaceAll('NaN', '–')));
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
         `training CPU ${per[`cpu${a}`]!.toFixed(1)} s with ${a}, ${per[`cpu${b}`]!.toFixed(1)} s with ${b}`);
     }
     console.log(`\nper item (1 worker): training ${s(per[`train${a}`]!)} s for ${per.rows} rows x ${TREES} trees` +
-      (per.treeMsPerTreePer1k ? `; trees alone ${per.treeMsPerTreePer1k.toFixed(1)} ms per tree per 1k rows (a share job's calibration trees, if any, included)` : '') +
+      (per.treeMsPerTreePer1k ? `; trees alone ${per.treeMsPerTreePer1k.toFixed(1)} ms per tree per 1k rows (a tree job's mix of main and calibration trees)` : '') +
       `; scoring ${dash(per[`score${a}`]! / (N / 1000), 0)} ms per 1k customers; embedding ${dash(per[`embed${a}`]! / COMMENTS, 1)} ms per comment`);
 
     // HNSW size per vector: the index the migrations create, on VECTORS random unit vectors of 384 dimensions.

@@ -75,8 +75,8 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
     expect(result).toMatchObject({ promoted: true, shares: 3 });
     // The run reported the trees phase while the shares were grown.
     expect(seen.some((p) => p > 0.4 && p < 0.85)).toBe(true);
-    // Shares 1 and 2 are jobs of their own for the two idle workers (share 0 is the coordinator's; a share whose
-    // worker had not started it when the coordinator was done with its own is grown by the coordinator).
+    // Tree jobs 1 and 2 run on the two idle workers, build the rows themselves and claim chunks of trees alongside
+    // the coordinator (a job that finds every chunk taken completes without work).
     const kids = await children(app, run.id);
     expect(kids.map((k) => k.state)).toEqual(['completed', 'completed']);
     const worked = kids.filter((k) => !(k.result as { skipped?: string }).skipped);
@@ -95,7 +95,7 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
     );
     expect(Buffer.from(a!.artifact!).equals(Buffer.from(b!.artifact!))).toBe(true);
     expect(a!.metrics).toEqual(b!.metrics);
-    // Including the baseline fits (half of them computed by a models.train-fit job) and the calibration.
+    // Including the baseline fits (shared between the participants through job_blobs) and the calibration.
     expect(a!.params).toEqual(b!.params);
   }, 240_000);
 
@@ -105,13 +105,19 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
     const victim = procs.find((p) => busy.workerId!.endsWith(`:${p.child.pid}`))!;
     expect(victim).toBeDefined();
     await victim.kill('SIGKILL');
+    // Chunks the victim had claimed but not stored: its retry must grow them (nobody else takes a live claim).
+    const blobs = await app.db.prisma.jobBlob.findMany({ where: { runId: run.id, seq: 0 }, select: { name: true, data: true } });
+    const stored = new Set(blobs.filter((b) => b.name.startsWith('trees:')).map((b) => b.name.replace(/^trees:/, '')));
+    const pending = blobs.filter((b) => b.name.startsWith('claim:') && Buffer.from(b.data).toString() === busy.id && !stored.has(b.name.replace(/^claim:/, '')));
     procs.splice(procs.indexOf(victim), 1);
     const done = await wait(run.id);
     expect(done.error).toBeNull();
     expect(done.state).toBe('completed');
-    const retried = (await children(app, run.id)).find((k) => k.id === busy.id)!;
-    expect(retried.state).toBe('completed');
+    // The victim's retry regrows the chunk it had claimed (the run waited for it) or, killed before it claimed
+    // any, finds the work done.
+    const retried = await poll(async () => (await children(app, run.id)).find((k) => k.id === busy.id && k.state === 'completed'), 60_000);
     expect(retried.attempts).toBeGreaterThanOrEqual(2);
+    expect((retried.result as { trees: number }).trees).toBeGreaterThanOrEqual(pending.length);
     expect(retried.workerId).not.toBe(busy.workerId);
     expect(await champion(app)).toBe((done.result as { modelVersionId: number }).modelVersionId);
     await startWorker();

@@ -4,20 +4,17 @@ import { designAt, fitBaselinesAt, predictDesign, trainClvForest } from '../../s
 import { Mulberry32, type Forest, serializeForest } from '../../src/models/forest';
 import {
   type Role,
+  type RoleSet,
   capturingTrainer,
+  chunkPlan,
   decodeFits,
-  decodeRoleSet,
   encodeFits,
-  encodeRoleSet,
   fitCache,
+  growChunk,
   mergeShares,
-  packRoleSets,
-  subsequenceRows,
-  shareRange,
+  rowsId,
   summarize,
   supplyingTrainer,
-  trainShare,
-  unpackRoleSets,
 } from '../../src/models/training/train-flow';
 import { TrainingHandedOff } from '../../src/models/training/train.service';
 
@@ -45,34 +42,42 @@ describe('fan-out training (pure)', () => {
   const histories = synthetic(160);
   const opts = { horizonDays: 90, forest: { nEstimators: 13, maxDepth: 6, seed: 5 } };
 
-  it('share ranges cover every tree once', () => {
-    for (const [n, k] of [[13, 3], [2, 5], [100, 7]] as const) {
-      const ranges = Array.from({ length: k }, (_, i) => shareRange(n, i, k));
-      expect(ranges.reduce((a, r) => a + r.count, 0)).toBe(n);
-      ranges.slice(1).forEach((r, i) => expect(r.first).toBe(ranges[i]!.first + ranges[i]!.count));
+  const capture = (h: readonly History[], fit?: ReturnType<typeof fitCache>['fit']): RoleSet[] => {
+    const cap = capturingTrainer();
+    expect(() => trainClvForest(h, CUTOFF, { ...opts, trainForest: cap.trainer, fitBaselines: fit })).toThrow(TrainingHandedOff);
+    return cap.sets;
+  };
+
+  it('chunk plans cover every tree of every role once, the main forest first', () => {
+    for (const [main, cal, of] of [[13, 13, 3], [2, 2, 5], [100, 50, 2], [100, 50, 7], [1, 1, 1]] as const) {
+      const plan = chunkPlan([{ role: 'calibration', nTrees: cal }, { role: 'main', nTrees: main }], of);
+      expect(plan[0]!.role).toBe('main');
+      for (const [role, n] of [['main', main], ['calibration', cal]] as const) {
+        const chunks = plan.filter((c) => c.role === role);
+        expect(chunks.reduce((a, c) => a + c.count, 0)).toBe(n);
+        expect(chunks.every((c) => c.count >= 1)).toBe(true);
+        chunks.slice(1).forEach((c, i) => expect(c.first).toBe(chunks[i]!.first + chunks[i]!.count));
+      }
     }
+    expect(chunkPlan([{ role: 'main', nTrees: 100 }], 2)).toHaveLength(12);
   });
 
-  it('a forest merged from per-share trees equals the single-process one, bit for bit and in predictions', () => {
+  it('chunks grown by separate participants, each from rows it built itself, merge into the single-process forest', () => {
     const single = trainClvForest(histories, CUTOFF, opts);
-
-    // prepare: capture the rows and the baseline fits; the main role stops training.
-    const cap = capturingTrainer();
+    // Two participants build the rows on their own, sharing the baseline fits through their encoded form.
     const fits = fitCache(new Map());
-    expect(() => trainClvForest(histories, CUTOFF, { ...opts, trainForest: cap.trainer, fitBaselines: fits.fit })).toThrow(TrainingHandedOff);
-    expect(fits.cache.size).toBeGreaterThanOrEqual(1);
-    expect(cap.sets.map((s) => s.role).sort()).toEqual(['calibration', 'main']);
-    // children: each works from the encoded rows only, as a worker on another machine would.
-    const blobs = cap.sets.map(encodeRoleSet);
-    const of = 3;
-    const forests = new Map<Role, Forest>();
-    for (const blob of blobs) {
-      const set = decodeRoleSet(blob);
-      forests.set(set.role, mergeShares(Array.from({ length: of }, (_, i) => trainShare(set, i, of))));
-    }
-    // merge: the single-process code again, with the children's forests supplied.
-    const stored = fitCache(decodeFits(encodeFits(fits.cache)));
-    const merged = trainClvForest(histories, CUTOFF, { ...opts, trainForest: supplyingTrainer(cap.sets.map(summarize), forests), fitBaselines: stored.fit });
+    const mine = capture(histories, fits.fit);
+    const theirFits = fitCache(decodeFits(encodeFits(fits.cache)));
+    const theirs = capture(histories.map((h) => ({ ...h, events: [...h.events] })), theirFits.fit);
+    expect(rowsId(theirs.map(summarize))).toBe(rowsId(mine.map(summarize)));
+    // Claimed alternately: every other chunk grown by the other participant.
+    const plan = chunkPlan(mine.map(summarize), 3);
+    const grown = plan.map((c, i) => ({ c, f: growChunk((i % 2 ? theirs : mine).find((s) => s.role === c.role)!, c) }));
+    const forests = new Map<Role, Forest>(
+      (['main', 'calibration'] as const).map((role) => [role, mergeShares(grown.filter((g) => g.c.role === role).sort((a, b) => a.c.index - b.c.index).map((g) => g.f))]),
+    );
+    // replay: the single-process code again, with the merged forests supplied.
+    const merged = trainClvForest(histories, CUTOFF, { ...opts, trainForest: supplyingTrainer(mine.map(summarize), forests), fitBaselines: fits.fit });
 
     expect(Buffer.from(serializeForest(merged.forest)).equals(Buffer.from(serializeForest(single.forest)))).toBe(true);
     expect(merged.calibration).toEqual(single.calibration);
@@ -82,47 +87,21 @@ describe('fan-out training (pure)', () => {
     expect(Array.from(predictDesign(merged, design))).toEqual(Array.from(predictDesign(single, design)));
   });
 
-  it('the merge refuses rows that differ from what the children trained on', () => {
-    const cap = capturingTrainer();
-    expect(() => trainClvForest(histories, CUTOFF, { ...opts, trainForest: cap.trainer })).toThrow(TrainingHandedOff);
-    const forests = new Map<Role, Forest>(cap.sets.map((s) => [s.role, trainShare(s, 0, 1)!]));
+  it('rows built from different data get another rows id (their chunks never mix)', () => {
     const changed = histories.map((h, i) => (i === 0 ? { ...h, events: [...h.events, { at: CUTOFF - 400 * DAY_MS, amount: 999, kind: 'purchase' as const }] } : h));
-    expect(() => trainClvForest(changed, CUTOFF, { ...opts, trainForest: supplyingTrainer(cap.sets.map(summarize), forests) })).toThrow(/changed between the prepare step and the merge/);
+    expect(rowsId(capture(changed).map(summarize))).not.toBe(rowsId(capture(histories).map(summarize)));
+  });
+
+  it('the merge refuses rows that differ from what the children trained on', () => {
+    const sets = capture(histories);
+    const forests = new Map<Role, Forest>(sets.map((s) => [s.role, growChunk(s, { role: s.role, index: 0, first: 0, count: 13 })]));
+    const changed = histories.map((h, i) => (i === 0 ? { ...h, events: [...h.events, { at: CUTOFF - 400 * DAY_MS, amount: 999, kind: 'purchase' as const }] } : h));
+    expect(() => trainClvForest(changed, CUTOFF, { ...opts, trainForest: supplyingTrainer(sets.map(summarize), forests) })).toThrow(/changed between the prepare step and the merge/);
   });
 
   it('round-trips baseline fits, non-finite numbers included', () => {
     const fits = new Map([[1, { bgnbd: { r: 0.1 + 0.2, alpha: Infinity, a: NaN, b: -0 }, gg: null, meanSpend: 1 / 3 }]]);
     expect(decodeFits(encodeFits(fits))).toEqual(fits);
-  });
-
-  it('round-trips the rows exactly, plain and packed (calibration rows as indexes into the main rows)', async () => {
-    const cap = capturingTrainer();
-    expect(() => trainClvForest(histories, CUTOFF, { ...opts, trainForest: cap.trainer })).toThrow(TrainingHandedOff);
-    const main = cap.sets.find((s) => s.role === 'main')!;
-    const cal = cap.sets.find((s) => s.role === 'calibration')!;
-    const idx = subsequenceRows(main, cal);
-    expect(idx).not.toBeNull();
-    expect(idx!.length).toBe(cal.X.nRows);
-    const packed = await packRoleSets(cap.sets);
-    expect(packed.length).toBeLessThan(encodeRoleSet(main).length);
-    const back = decodeRoleSet(encodeRoleSet(main));
-    expect(summarize(back)).toEqual(summarize(main));
-    const unpacked = await unpackRoleSets(packed);
-    expect(unpacked.map(summarize)).toEqual(cap.sets.map(summarize));
-  });
-
-  it('ships a role in full when its rows are not a subsequence of the main rows', async () => {
-    const cap = capturingTrainer();
-    expect(() => trainClvForest(histories, CUTOFF, { ...opts, trainForest: cap.trainer })).toThrow(TrainingHandedOff);
-    const main = cap.sets.find((s) => s.role === 'main')!;
-    const cal = cap.sets.find((s) => s.role === 'calibration')!;
-    // Same rows, one label changed: no longer a subsequence (labels count, not only features).
-    const y = Float64Array.from(cal.y);
-    y[3] = y[3]! + 1;
-    const odd = { ...cal, y };
-    expect(subsequenceRows(main, odd)).toBeNull();
-    const unpacked = await unpackRoleSets(await packRoleSets([odd, main]));
-    expect(unpacked.map(summarize)).toEqual([odd, main].map(summarize));
   });
 
   it('a replay given the capture\'s window cache builds no window twice and trains the same model', () => {

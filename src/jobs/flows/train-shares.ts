@@ -1,36 +1,38 @@
 import { parseEnv } from '../../config/env';
 import type { Prisma, PrismaClient } from '../../generated/prisma/client';
-import { type Forest, deserializeForest } from '../../models/forest';
-import { type Role, mergeShares } from '../../models/training/train-flow';
+import { type Forest, deserializeForest, serializeForest } from '../../models/forest';
+import { type Chunk, type Role, type RoleSet, growChunk, mergeShares } from '../../models/training/train-flow';
 import type { BullJobData } from '../bullmq.transport';
 import type { JobContext } from '../job.types';
 import { flowRunId } from './flow';
-import { blobNames, getBlob } from './job-blobs';
+import { SILENT_MS, claim, claimerStates, claimsOf, lastSign } from './flow-claims';
+import { blobNames, getBlob, putBlob } from './job-blobs';
 
 /**
- * The tree shares of a fan-out training (train.flow.ts): queued as plain jobs, collected by the coordinating
- * models.train job, which grows any share no worker has started yet itself (work stealing). A share whose job
- * failed once is left to BullMQ's retries (on any worker): the run fails only when a share fails for good.
+ * The tree jobs of a fan-out training (train.flow.ts), queued when the run starts. Each participant (the
+ * coordinating models.train job and every models.train-trees job) builds the training rows itself, then claims
+ * chunks of trees (chunkPlan) one at a time until none is left: a worker that starts late, or is slower, simply
+ * grows fewer. The coordinator then waits for the chunks others are growing, redoes those of a claimer that died,
+ * and fails the run when a tree job failed for good (BullMQ retries it on any worker first).
  */
 
-/** Every role's training rows (packRoleSets), written by the coordinator, read by each share job. */
-export const SETS_BLOB = 'sets';
-export const treesName = (role: Role, share: number) => `trees:${role}:${share}`;
-/** Job run ids of shares 1..of−1 (share 0 is the coordinator's), index = share. */
 export const treeJobIds = (runId: string, of: number) => Array.from({ length: of }, (_, i) => flowRunId(runId, `trees:${i}`));
+const chunkKey = (c: Chunk) => `${c.role}:${c.index}`;
+export const chunkClaim = (rows: string, c: Chunk) => `claim:${rows}:${chunkKey(c)}`;
+export const chunkTrees = (rows: string, c: Chunk) => `trees:${rows}:${chunkKey(c)}`;
+/** The coordinator's rows id: a tree job whose rows differ (data written before the cutoff meanwhile) stops. */
+export const ROWS_MARK = 'rows';
 
-/** A tree share is retried (another worker, after a crash) this many times before the run fails. */
+/** A tree job is retried (another worker, after a crash) this many times before the run fails. */
 export const TREE_ATTEMPTS = 3;
-
-/** A share still queued after this long (its worker died between attempts, no other free) is stolen even if tried. */
-const STEAL_TRIED_AFTER_MS = 60_000;
 const POLL_MS = 200;
 
-export async function addTreeJobs(db: PrismaClient, runId: string, of: number, roles: Role[], drill: unknown): Promise<void> {
-  const ids = treeJobIds(runId, of);
+export async function addTreeJobs(db: PrismaClient, runId: string, of: number, payload: Record<string, unknown>): Promise<void> {
   await queueJobs(
     db,
-    ids.slice(1).map((id, i) => ({ id, name: 'models.train-trees', attempts: TREE_ATTEMPTS, payload: { trainRunId: runId, share: i + 1, of, roles, drill } as Prisma.InputJsonValue })),
+    treeJobIds(runId, of)
+      .slice(1)
+      .map((id, i) => ({ id, name: 'models.train-trees', attempts: TREE_ATTEMPTS, payload: { ...payload, trainRunId: runId, share: i + 1, of } as Prisma.InputJsonValue })),
   );
 }
 
@@ -68,56 +70,87 @@ async function bullQueue() {
   return queue;
 }
 
-/**
- * Waits for shares 1..of−1 (share 0 is `own`), growing with `grow` each one whose job no worker has started, and
- * returns every role's forest with the shares in order. Throws when a share's job failed for good.
- */
-export async function collectShares(
-  ctx: JobContext,
-  o: { of: number; roles: Role[]; own: Map<Role, Forest | null>; grow: (share: number) => Promise<Map<Role, Forest | null>> },
-): Promise<Map<Role, Forest>> {
-  const parts: (Map<Role, Forest | null> | undefined)[] = [o.own];
-  const ids = treeJobIds(ctx.runId, o.of);
-  const pending = () => Array.from({ length: o.of }, (_, s) => s).filter((s) => !parts[s]);
-  for (;;) {
-    if (ctx.signal.aborted) throw new Error('training aborted (worker shutting down)');
-    const open = pending();
-    if (!open.length) break;
-    // Runs first, then blobs: a share job stores its trees before its run is marked completed.
-    const runs = new Map(
-      (await ctx.db.jobRun.findMany({ where: { id: { in: open.map((s) => ids[s]!) } }, select: { id: true, state: true, attempts: true, error: true, heartbeatAt: true } })).map((r) => [r.id, r]),
-    );
-    const names = await blobNames(ctx.db, ctx.runId, 'trees:');
-    const failed: number[] = [];
-    let idle: number | undefined;
-    for (const s of open) {
-      const run = runs.get(ids[s]!);
-      if (o.roles.every((r) => names.includes(treesName(r, s)))) {
-        parts[s] = await readShare(ctx.db, ctx.runId, o.roles, s);
-      } else if (!run || run.state === 'failed' || run.state === 'cancelled') {
-        failed.push(s);
-      } else if (run.state === 'completed') {
-        throw new Error(`tree share ${s} completed without its trees (run ${ctx.runId} cleaned up meanwhile?)`);
-      } else if (run.state === 'queued' && idle === undefined && (run.attempts === 0 || Date.now() - (run.heartbeatAt?.getTime() ?? 0) > STEAL_TRIED_AFTER_MS)) {
-        idle = s;
-      }
-    }
-    if (failed.length) {
-      const why = failed.map((s) => runs.get(ids[s]!)?.error).filter(Boolean).join('; ') || 'tree jobs missing';
-      throw new Error(`tree shares ${failed.join(', ')} of ${o.of} failed for good: ${why}; the champion is unchanged`);
-    }
-    if (idle !== undefined) parts[idle] = await o.grow(idle);
-    else if (pending().length) await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  return new Map(o.roles.map((role) => [role, mergeShares(parts.map((p) => p!.get(role) ?? null))]));
+export interface ChunkWork {
+  flowRun: string;
+  rows: string;
+  plan: readonly Chunk[];
+  sets: readonly RoleSet[];
+  onTree: (chunk: Chunk, done: number) => void;
+  /** Tree jobs store each chunk as they grow it; the coordinator keeps its own in memory. */
+  store: boolean;
+  /** Asked before each claim: a tree job stops once the run has finished (its trees would be orphans). */
+  stop?: () => Promise<boolean>;
 }
 
-async function readShare(db: PrismaClient, runId: string, roles: Role[], share: number): Promise<Map<Role, Forest | null>> {
-  const out = new Map<Role, Forest | null>();
-  for (const role of roles) {
-    const blob = await getBlob(db, runId, treesName(role, share));
-    if (blob === null) throw new Error(`trees of share ${share} (${role}) vanished`);
-    out.set(role, blob.length ? deserializeForest(blob) : null);
+function grow(w: ChunkWork, c: Chunk): Forest {
+  const set = w.sets.find((s) => s.role === c.role);
+  if (!set) throw new Error(`no ${c.role} training rows`);
+  return growChunk(set, c, (d) => w.onTree(c, d));
+}
+
+/** Claims and grows chunks until none is left unclaimed (first any this run claimed in an earlier attempt). */
+export async function growChunks(ctx: JobContext, w: ChunkWork): Promise<Map<string, Forest>> {
+  const grown = new Map<string, Forest>();
+  const claims = await claimsOf(ctx.db, w.flowRun, `claim:${w.rows}:`);
+  const stored = new Set(await blobNames(ctx.db, w.flowRun, `trees:${w.rows}:`));
+  const redo = w.plan.filter((c) => claims.get(chunkClaim(w.rows, c)) === ctx.runId && !stored.has(chunkTrees(w.rows, c)));
+  for (;;) {
+    let c = redo.shift();
+    if (!c) {
+      if (await w.stop?.()) break;
+      const taken = await claimsOf(ctx.db, w.flowRun, `claim:${w.rows}:`);
+      const next = w.plan.find((x) => !taken.has(chunkClaim(w.rows, x)));
+      if (!next) break;
+      if ((await claim(ctx.db, w.flowRun, chunkClaim(w.rows, next), ctx.runId)) !== ctx.runId) continue;
+      c = next;
+    }
+    const forest = grow(w, c);
+    if (w.store) await putBlob(ctx.db, w.flowRun, chunkTrees(w.rows, c), serializeForest(forest));
+    grown.set(chunkKey(c), forest);
   }
-  return out;
+  return grown;
+}
+
+/**
+ * The coordinator's end of the trees: waits for the chunks others claimed, grows those whose claimer is gone,
+ * waits for a tree job that failed once to succeed or fail for good (the run fails then), and returns every
+ * role's forest with the chunks in tree order.
+ */
+export async function collectChunks(ctx: JobContext, w: ChunkWork, own: Map<string, Forest>, jobIds: readonly string[]): Promise<Map<Role, Forest>> {
+  const have = new Map(own);
+  for (;;) {
+    if (ctx.signal.aborted) throw new Error('training aborted (worker shutting down)');
+    const runs = await ctx.db.jobRun.findMany({ where: { id: { in: [...jobIds] } }, select: { id: true, state: true, attempts: true, error: true, heartbeatAt: true, startedAt: true, createdAt: true } });
+    const failed = runs.filter((r) => r.state === 'failed' || r.state === 'cancelled');
+    if (failed.length) {
+      const shares = failed.map((r) => jobIds.indexOf(r.id) + 1).sort((a, b) => a - b);
+      throw new Error(`tree shares ${shares.join(', ')} of ${jobIds.length + 1} failed for good: ${failed.map((r) => r.error).filter(Boolean).join('; ') || 'no error recorded'}; the champion is unchanged`);
+    }
+    // Failed at least once and retrying: it may fail for good, which must fail the run (unless it went silent).
+    const retrying = runs.filter((r) => ((r.state === 'queued' && r.attempts > 0) || (r.state === 'running' && r.attempts > 1)) && Date.now() - lastSign(r) < SILENT_MS);
+    const stored = new Set(await blobNames(ctx.db, w.flowRun, `trees:${w.rows}:`));
+    const missing = w.plan.filter((c) => !have.has(chunkKey(c)) && !stored.has(chunkTrees(w.rows, c)));
+    if (!missing.length && !retrying.length) break;
+    const claims = await claimsOf(ctx.db, w.flowRun, `claim:${w.rows}:`);
+    const owners = missing.map((c) => claims.get(chunkClaim(w.rows, c)) ?? ctx.runId);
+    const states = await claimerStates(ctx.db, owners.filter((o) => o !== ctx.runId));
+    const orphan = missing.find((_, i) => owners[i] === ctx.runId || states.get(owners[i]!) !== 'working');
+    if (orphan) have.set(chunkKey(orphan), grow(w, orphan));
+    else await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  const byRole = new Map<Role, Forest>();
+  for (const role of new Set(w.plan.map((c) => c.role))) {
+    const parts: Forest[] = [];
+    for (const c of w.plan.filter((x) => x.role === role).sort((a, b) => a.index - b.index)) {
+      let f = have.get(chunkKey(c));
+      if (!f) {
+        const blob = await getBlob(ctx.db, w.flowRun, chunkTrees(w.rows, c));
+        if (!blob) throw new Error(`trees ${chunkKey(c)} of run ${w.flowRun} vanished`);
+        f = deserializeForest(blob);
+      }
+      parts.push(f);
+    }
+    byRole.set(role, mergeShares(parts));
+  }
+  return byRole;
 }

@@ -1,29 +1,29 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../../generated/prisma/client';
-import { type ClvTrainOptions, firstEventOf, planWindows } from '../../models/clv/clv-forest';
-import { type Forest, serializeForest } from '../../models/forest';
+import type { History } from '../../models/clv/clv-baselines';
+import { type ClvTrainOptions, firstEventOf, planWindows, trainClvForest } from '../../models/clv/clv-forest';
 import { scoreCustomers } from '../../models/scoring/score.service';
-import { MODEL_KIND, type TrainRequest, TrainingHandedOff, loadAllHistories, trainModelVersion } from '../../models/training/train.service';
-import { type Role, type RoleSet, capturingTrainer, fitCache, packRoleSets, summarize, supplyingTrainer, trainShare, unpackRoleSets } from '../../models/training/train-flow';
+import { MODEL_KIND, type TrainRequest, TrainingHandedOff, clvInputs, loadAllHistories, trainModelVersion, trainingKeys } from '../../models/training/train.service';
+import { type Chunk, type RoleSet, capturingTrainer, chunkPlan, fitCache, rowsId, summarize, supplyingTrainer } from '../../models/training/train-flow';
 import type { JobContext } from '../job.types';
-import { blobNames, deleteBlobs, getBlob, putBlob } from './job-blobs';
-import { prefitBaselines } from './train-fits';
-import { SETS_BLOB, addTreeJobs, collectShares, treesName } from './train-shares';
+import { deleteBlobs, getBlob, putBlob, sweepBlobs } from './job-blobs';
+import { shareFits } from './train-fits';
+import { type ChunkWork, ROWS_MARK, addTreeJobs, collectChunks, growChunks, treeJobIds } from './train-shares';
 
 /**
  * Fan-out training (BullMQ). The models.train job coordinates and works:
- *   1. loads the histories, fits the baselines (half of the fits by a models.train-fit job: train-fits.ts) and
- *      builds the training rows in memory (the single-process code, stopped where it would grow a forest:
- *      TrainingHandedOff), stores the rows as job blobs;
- *   2. queues models.train-trees jobs for shares 1..k−1 of every forest's trees and grows share 0 itself from the
- *      rows in memory; a share no worker has started by then it grows too (train-shares.ts), so a fan-out larger
- *      than the free workers costs only the rows blob, never a wait;
+ *   1. queues models.train-trees jobs for the other workers at once, then, like each of them, loads the
+ *      histories, takes its part of the baseline fits (train-fits.ts) and builds the training rows in memory (the
+ *      single-process code, stopped where it would grow a forest: TrainingHandedOff);
+ *   2. every participant claims chunks of trees until none is left (train-shares.ts); the coordinator then waits
+ *      for the chunks others are growing and grows those of a claimer that died;
  *   3. replays the single-process training on the same histories and fits with the grown trees (the supplying
  *      trainer checks the rows are the recorded ones), evaluates, promotes and scores.
  * Tree seeds depend only on (forest seed, tree index): the forest equals one grown in one process, byte for byte.
- * Earlier versions chained two flows (history-loading children, a rows step, tree children, a merge job): every hop
- * moved tens of MB of histories and rows through PostgreSQL and the merge reloaded them, which cost more than the
- * parallel loading saved (BENCHMARKS.md, issue 8).
+ * Every worker builds the rows itself: shipping them through PostgreSQL (one blob, 15 MB deflated at 60k
+ * customers) made the other workers wait for the coordinator's rows, its put and their read — longer than
+ * building them (BENCHMARKS.md, issue 8). Earlier still, history-loading children and a merge job moved tens of
+ * MB per hop.
  * Progress of the run: rows 0–0.4, trees 0.4–0.85, replay, promotion and scoring 0.85–1.
  */
 
@@ -49,7 +49,9 @@ export const treesPayload = z.object({
   trainRunId: z.string().uuid(),
   share: z.number().int().min(0),
   of: z.number().int().min(1),
-  roles: z.array(z.enum(['main', 'calibration'])),
+  horizonDays: z.number().int().min(1),
+  cutoff: z.coerce.date(),
+  options: z.record(z.string(), z.unknown()),
   drill: flowDrill.optional(),
 });
 
@@ -61,10 +63,38 @@ function requestOf(horizonDays: number, cutoff: Date, options: TrainOptions, run
   return { horizonDays, cutoff, force, metric, target, holdoutFraction, forest, jobRunId: runId, failAfterVersionRow };
 }
 
-/** Share `share` of every role's trees, grown here (a role with no tree in this share maps to null). */
-export function growShare(sets: readonly RoleSet[], share: number, of: number, onTree?: (role: Role, done: number, total: number) => void): Map<Role, Forest | null> {
-  return new Map(sets.map((set) => [set.role, trainShare(set, share, of, (d, t) => onTree?.(set.role, d, t))]));
+/** The training rows of a request, built as the run builds them (TrainingHandedOff stops it before the trees). */
+async function captureRows(db: PrismaClient, req: TrainRequest, histories: History[], fit: ClvTrainOptions['fitBaselines']): Promise<RoleSet[]> {
+  const cap = capturingTrainer();
+  const inputs = await clvInputs(db, req, histories, req.cutoff!, trainingKeys(histories, req));
+  try {
+    trainClvForest(histories, req.cutoff!.getTime(), { ...inputs.options, trainForest: cap.trainer, fitBaselines: fit });
+    throw new Error('training finished without handing its rows over');
+  } catch (err) {
+    if (!(err instanceof TrainingHandedOff)) throw err;
+  }
+  return cap.sets;
 }
+
+/** The windows' as-of dates trainModelVersion will fit at, and the cutoff's ([] with too little history). */
+function fitDates(histories: readonly History[], cutoff: Date, horizonDays: number): number[] {
+  try {
+    return [...planWindows(firstEventOf(histories, cutoff.getTime()), cutoff.getTime(), horizonDays).asOfs, cutoff.getTime()];
+  } catch {
+    return []; // trainModelVersion fails with the reason
+  }
+}
+
+const treeProgress = (ctx: JobContext, from: number, span: number, plan: readonly Chunk[], drill?: FlowDrill) => {
+  const total = plan.reduce((n, c) => n + c.count, 0);
+  let grown = 0;
+  return (c: Chunk, done: number) => {
+    if (ctx.signal.aborted) throw new Error('training aborted (worker shutting down)');
+    if (drill?.treeDelayMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, drill.treeDelayMs);
+    if (done === c.count) grown += c.count;
+    ctx.progress(Math.min(from + span, from + (span * grown) / total), `${c.role} tree ${c.first + done}, ${grown} trees grown here`);
+  };
+};
 
 export async function startTrainingFlow(
   ctx: JobContext,
@@ -88,22 +118,18 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
   const { cutoff } = p;
   const req = requestOf(p.horizonDays, cutoff, p.options, ctx.runId);
   const phases = phaseClock();
+  // Queued first: the other workers build the rows alongside this one. A retried coordinator re-adds the same ids.
+  await sweepBlobs(ctx.db).catch(() => 0);
+  await addTreeJobs(ctx.db, ctx.runId, shares, { horizonDays: p.horizonDays, cutoff: cutoff.toISOString(), options: p.options, drill: p.drill });
   ctx.progress(0.01, 'loading histories');
   const histories = await loadAllHistories(ctx.db, cutoff);
   phases.mark('load');
-  const cap = capturingTrainer();
   const fits = fitCache(new Map());
   const windowCache: NonNullable<ClvTrainOptions['windowCache']> = new Map();
-  let asOfs: number[] = [];
-  try {
-    // The windows trainModelVersion will use (same call): half of their fits, and the cutoff's, by another worker.
-    asOfs = [...planWindows(firstEventOf(histories, cutoff.getTime()), cutoff.getTime(), p.horizonDays).asOfs, cutoff.getTime()];
-  } catch {
-    // Too little history: trainModelVersion below fails with the reason.
-  }
   ctx.progress(0.05, 'fitting the baselines');
-  await prefitBaselines(ctx, histories, asOfs, fits.cache);
+  await shareFits(ctx, ctx.runId, histories, fitDates(histories, cutoff, p.horizonDays), { index: 0, of: shares }, fits.cache);
   phases.mark('fits');
+  const cap = capturingTrainer();
   try {
     await trainModelVersion(ctx.db, req, { progress: (f, m) => ctx.progress(0.4 * f, m), signal: ctx.signal, trainForest: cap.trainer, fitBaselines: fits.fit, histories, windowCache });
     throw new Error('training finished without handing its rows over');
@@ -111,33 +137,15 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
     if (!(err instanceof TrainingHandedOff)) throw err;
   }
   const roles = cap.sets.map(summarize);
-  const of = Math.max(1, Math.min(shares, ...roles.map((r) => r.nTrees)));
+  const rows = rowsId(roles);
+  await putBlob(ctx.db, ctx.runId, ROWS_MARK, Buffer.from(rows));
   phases.mark('rows');
-  if (of > 1) {
-    // A retried coordinator finds its jobs queued already (fixed ids): re-adding is a no-op.
-    await putBlob(ctx.db, ctx.runId, SETS_BLOB, await packRoleSets(cap.sets));
-    await addTreeJobs(ctx.db, ctx.runId, of, roles.map((r) => r.role), p.drill);
-  }
-  phases.mark('handout');
-  const trees = (k: number) => (role: Role, done: number, total: number) => {
-    if (ctx.signal.aborted) throw new Error('training aborted (worker shutting down)');
-    if (p.drill?.treeDelayMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, p.drill.treeDelayMs);
-    ctx.progress(0.4 + (0.45 * (k + done / total / roles.length)) / of, `share ${k + 1}/${of}: ${role} tree ${done}/${total}`);
-  };
-  const own = growShare(cap.sets, 0, of, trees(0));
-  phases.mark('ownShare');
-  const forests = await collectShares(ctx, {
-    of,
-    roles: roles.map((r) => r.role),
-    own,
-    grow: async (share) => {
-      const grown = growShare(cap.sets, share, of, trees(share));
-      // Stored so that the share's job, when a worker gets to it, finds the work done.
-      for (const [role, f] of grown) await putBlob(ctx.db, ctx.runId, treesName(role, share), f ? serializeForest(f) : new Uint8Array(0));
-      return grown;
-    },
-  });
-  phases.mark('waitShares');
+  const plan = chunkPlan(roles, shares);
+  const work: ChunkWork = { flowRun: ctx.runId, rows, plan, sets: cap.sets, onTree: treeProgress(ctx, 0.4, 0.45, plan, p.drill), store: false };
+  const own = await growChunks(ctx, work);
+  phases.mark('ownTrees');
+  const forests = await collectChunks(ctx, work, own, treeJobIds(ctx.runId, shares).slice(1));
+  phases.mark('waitTrees');
   ctx.progress(0.85, 'merging trees');
   const out = await trainModelVersion(ctx.db, req, {
     histories,
@@ -155,7 +163,8 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
     phases.mark('score');
   }
   ctx.progress(1, 'done');
-  return { modelVersionId: out.modelVersionId, promoted: out.promoted, reason: out.reason, trainingRows: out.trainingRows, scored, shares: of, phasesMs: phases.done() };
+  const grownHere = [...own.values()].reduce((n, f) => n + f.nTrees, 0);
+  return { modelVersionId: out.modelVersionId, promoted: out.promoted, reason: out.reason, trainingRows: out.trainingRows, scored, shares, treesGrownHere: grownHere, phasesMs: phases.done() };
 }
 
 /** Milliseconds spent in each named step (in the run's result: where a fan-out's wall time goes). */
@@ -172,38 +181,41 @@ export function phaseClock() {
   };
 }
 
-/** Child: grows its share of every role's trees from the stored rows and stores them (idempotent by name). */
+/**
+ * models.train-trees: builds the run's training rows like the coordinator (same histories, cutoff and fits), then
+ * claims and grows chunks of trees until none is left, storing each. Nothing to do when the run has finished or
+ * its rows differ from the coordinator's (data written before the cutoff meanwhile: the coordinator grows all).
+ */
 export async function trainTreesShare(ctx: JobContext, p: z.infer<typeof treesPayload>): Promise<{ share: number; trees: number; skipped?: string; phasesMs?: Record<string, number> }> {
   if (p.drill?.failShare === p.share) throw new Error(`planned failure of tree share ${p.share}`);
-  const done = await blobNames(ctx.db, p.trainRunId, 'trees:');
-  if (p.roles.every((role) => done.includes(treesName(role, p.share)))) return { share: p.share, trees: 0, skipped: 'grown by the coordinator' };
-  let trees = 0;
+  const skip = (why: string) => ({ share: p.share, trees: 0, skipped: why });
+  if (await runFinished(ctx.db, p.trainRunId)) return skip('run already finished');
   const phases = phaseClock();
-  const blob = await getBlob(ctx.db, p.trainRunId, SETS_BLOB);
-  phases.mark('read');
-  if (!blob) {
-    // The coordinator finished without this job (it grew the share itself) and removed the rows.
-    if (await runFinished(ctx.db, p.trainRunId)) return { share: p.share, trees: 0, skipped: 'run already finished' };
-    throw new Error(`training rows are gone (run ${p.trainRunId} was cleaned up)`);
-  }
-  const sets = await unpackRoleSets(blob);
-  phases.mark('decode');
-  for (const [k, role] of p.roles.entries()) {
-    const set = sets.find((x) => x.role === role);
-    if (!set) throw new Error(`no ${role} rows in run ${p.trainRunId}'s training rows`);
-    const forest = trainShare(set, p.share, p.of, (d, total) => {
-      if (ctx.signal.aborted) throw new Error('tree share aborted (worker shutting down)');
-      if (p.drill?.treeDelayMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, p.drill.treeDelayMs);
-      ctx.progress((k + d / total) / p.roles.length, `${role} tree ${d}/${total}`);
-    });
-    trees += forest?.nTrees ?? 0;
-    phases.mark('grow');
-    if (await runFinished(ctx.db, p.trainRunId)) return { share: p.share, trees, skipped: 'run already finished' };
-    await putBlob(ctx.db, p.trainRunId, treesName(role, p.share), forest ? serializeForest(forest) : new Uint8Array(0));
-    phases.mark('write');
-  }
+  ctx.progress(0, 'loading histories');
+  const histories = await loadAllHistories(ctx.db, p.cutoff);
+  phases.mark('load');
+  if (await runFinished(ctx.db, p.trainRunId)) return skip('run already finished');
+  const fits = fitCache(new Map());
+  await shareFits(ctx, p.trainRunId, histories, fitDates(histories, p.cutoff, p.horizonDays), { index: p.share, of: p.of }, fits.cache);
+  phases.mark('fits');
+  const req = requestOf(p.horizonDays, p.cutoff, p.options as unknown as TrainOptions, p.trainRunId);
+  const sets = await captureRows(ctx.db, req, histories, fits.fit);
+  const roles = sets.map(summarize);
+  const rows = rowsId(roles);
+  phases.mark('rows');
+  let differs: string | undefined;
+  const stop = async () => {
+    const mark = (await getBlob(ctx.db, p.trainRunId, ROWS_MARK))?.toString();
+    if (mark && mark !== rows) differs = `its training rows differ from the coordinator's (${rows} vs ${mark})`;
+    return Boolean(differs) || (await runFinished(ctx.db, p.trainRunId));
+  };
+  const plan = chunkPlan(roles, p.of);
+  const grown = await growChunks(ctx, { flowRun: p.trainRunId, rows, plan, sets, onTree: treeProgress(ctx, 0, 1, plan, p.drill), store: true, stop });
+  if (differs && !grown.size) return skip(differs);
+  phases.mark('trees');
+  const trees = [...grown.values()].reduce((n, f) => n + f.nTrees, 0);
   ctx.progress(1, `${trees} trees`);
-  return { share: p.share, trees, phasesMs: phases.done() };
+  return { share: p.share, trees, ...(trees ? {} : { skipped: 'every chunk was taken by others' }), phasesMs: phases.done() };
 }
 
 async function runFinished(db: PrismaClient, runId: string): Promise<boolean> {

@@ -72,27 +72,17 @@ export async function trainModelVersion(db: PrismaClient, req: TrainRequest, hoo
   };
   hooks.progress(0.01, 'loading histories');
   const histories = hooks.histories ?? (await loadAllHistories(db, cutoff));
-  const holdoutEvery = Math.max(2, Math.round(1 / (req.holdoutFraction ?? 0.2)));
-  const trainKeys = new Set(histories.filter((h) => hashKey(h.key) % holdoutEvery !== 0).map((h) => h.key));
-  const params = { target: req.target ?? 'log1p', forest: req.forest ?? {}, holdoutEvery, metric: req.metric ?? 'normalizedGini' };
+  const trainKeys = trainingKeys(histories, req);
+  const params = { target: req.target ?? 'log1p', forest: req.forest ?? {}, holdoutEvery: holdoutEveryOf(req), metric: req.metric ?? 'normalizedGini' };
   const version = await upsertTrainingVersion(db, req, cutoff, params);
   if (req.failAfterVersionRow) throw new Error('planned failure after writing the version row');
   try {
     checkAbort();
-    const plan = planWindows(firstEventOf(histories, cutoff.getTime()), cutoff.getTime(), req.horizonDays);
-    const semantic = new Map<number, Awaited<ReturnType<typeof loadSemanticFeatures>>>();
-    for (const asOf of [...plan.asOfs, cutoff.getTime()]) semantic.set(asOf, await loadSemanticFeatures(db, { asOf: new Date(asOf) }));
-    const extraNames = [...new Set([...semantic.values()].flatMap((s) => [...s.values.values()].flatMap((r) => Object.keys(r))))].sort();
-    const extraAt = (asOf: number) => new Map([...(semantic.get(asOf)?.values ?? new Map()).entries()].map(([k, v]) => [String(k), v]));
-    const semanticNote = semantic.get(cutoff.getTime())!.note;
+    const inputs = await clvInputs(db, req, histories, cutoff, trainKeys);
+    const { extraNames, extraAt, semantic } = inputs;
     checkAbort();
     const model = trainClvForest(histories, cutoff.getTime(), {
-      horizonDays: req.horizonDays,
-      target: req.target,
-      forest: req.forest,
-      trainKeys,
-      extra: extraNames.length ? extraAt : undefined,
-      extraNames,
+      ...inputs.options,
       onProgress: (f, m) => hooks.progress(0.05 + 0.8 * f, m),
       trainForest: hooks.trainForest,
       fitBaselines: hooks.fitBaselines,
@@ -114,7 +104,7 @@ export async function trainModelVersion(db: PrismaClient, req: TrainRequest, hoo
           scale: model.plan.scale,
           calibration: { ...model.calibration },
           baselines: model.baselines as object,
-          semantic: semanticNote,
+          semantic: semantic.get(cutoff.getTime())!.note,
           holdoutCustomers: histories.length - trainKeys.size,
         },
         metrics: metrics as object,
@@ -141,6 +131,28 @@ export async function trainModelVersion(db: PrismaClient, req: TrainRequest, hoo
     await markFinished(db, version.id);
     throw err;
   }
+}
+
+const holdoutEveryOf = (req: TrainRequest) => Math.max(2, Math.round(1 / (req.holdoutFraction ?? 0.2)));
+
+/** The customers whose windows train the forest; the others are held out for the comparison. */
+export function trainingKeys(histories: readonly History[], req: TrainRequest): Set<string> {
+  const every = holdoutEveryOf(req);
+  return new Set(histories.filter((h) => hashKey(h.key) % every !== 0).map((h) => h.key));
+}
+
+/**
+ * Everything trainClvForest is given for a request besides the hooks: the semantic features of every window
+ * included. Scale-out's tree jobs build their training rows through this too, so they are the run's rows.
+ */
+export async function clvInputs(db: PrismaClient, req: TrainRequest, histories: readonly History[], cutoff: Date, trainKeys: ReadonlySet<string>) {
+  const plan = planWindows(firstEventOf(histories, cutoff.getTime()), cutoff.getTime(), req.horizonDays);
+  const semantic = new Map<number, Awaited<ReturnType<typeof loadSemanticFeatures>>>();
+  for (const asOf of [...plan.asOfs, cutoff.getTime()]) semantic.set(asOf, await loadSemanticFeatures(db, { asOf: new Date(asOf) }));
+  const extraNames = [...new Set([...semantic.values()].flatMap((s) => [...s.values.values()].flatMap((r) => Object.keys(r))))].sort();
+  const extraAt = (asOf: number) => new Map([...(semantic.get(asOf)?.values ?? new Map()).entries()].map(([k, v]) => [String(k), v]));
+  const options: ClvTrainOptions = { horizonDays: req.horizonDays, target: req.target, forest: req.forest, trainKeys: new Set(trainKeys), extra: extraNames.length ? extraAt : undefined, extraNames };
+  return { semantic, extraNames, extraAt, options };
 }
 
 /**
