@@ -135,6 +135,16 @@ async function main(): Promise<void> {
       }
       const skipped = { ms: Number.NaN };
       const score = JOBS.has('score') ? await timed('models.score-fanout', { shares: w }) : skipped;
+      if (JOBS.has('score') && w > 1) {
+        // Where the flow's time goes: the range jobs (in parallel) and the global finish after the last of them.
+        const t0 = enqueuedAt;
+        const ranges = await p.jobRun.findMany({ where: { name: 'models.score-range', createdAt: { gte: new Date(t0 - 1000) } }, orderBy: { createdAt: 'asc' } });
+        const at = (d: Date | null) => (d ? s(d.getTime() - t0) : '–');
+        const lastRange = Math.max(...ranges.map((r) => r.finishedAt?.getTime() ?? t0));
+        const run = 'run' in score ? (score as { run: { finishedAt: Date | null } }).run : undefined;
+        console.log(`  ${w} workers, scoring timeline (s after enqueueing): ${ranges.map((r) => `range ${at(r.startedAt)}–${at(r.finishedAt)}`).join(', ')}; ` +
+          `finish ${run?.finishedAt ? s(run.finishedAt.getTime() - lastRange) : '–'} s after the last range`);
+      }
       await p.$executeRaw`delete from comment_embeddings`;
       const embed = !JOBS.has('embed') ? skipped : await timed('embeddings.embed-fanout', {
         shares: w,

@@ -51,7 +51,7 @@ export const envSchema = z
     JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
     /** How long a job may go without a heartbeat before it counts as lost and is retried or failed. */
     JOB_LOCK_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
-    /** BullMQ only: models.train grows its trees in this many child jobs spread over the workers (1: one job). */
+    /** BullMQ only: workers that build the rows and grow the trees of one models.train (1: one job); at most one per 25 trees. */
     TRAIN_FANOUT: z.coerce.number().int().min(1).max(64).default(1),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
     EMBEDDING_MODEL: z.string().min(1).default('Xenova/all-MiniLM-L6-v2'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../../generated/prisma/client';
 import type { History } from '../../models/clv/clv-baselines';
-import { type ClvTrainOptions, firstEventOf, planWindows, trainClvForest } from '../../models/clv/clv-forest';
+import { type ClvTrainOptions, DEFAULT_FOREST, firstEventOf, planWindows, trainClvForest } from '../../models/clv/clv-forest';
 import { scoreCustomers } from '../../models/scoring/score.service';
 import { MODEL_KIND, type TrainRequest, TrainingHandedOff, clvInputs, loadAllHistories, trainModelVersion, trainingKeys } from '../../models/training/train.service';
 import { type Chunk, type RoleSet, capturingTrainer, chunkPlan, fitCache, rowsId, summarize, supplyingTrainer } from '../../models/training/train-flow';
@@ -33,6 +33,19 @@ export const flowDrill = z.object({
   treeDelayMs: z.number().int().min(0).max(60_000).optional(),
 });
 export type FlowDrill = z.infer<typeof flowDrill>;
+
+/**
+ * Every tree worker loads the histories and builds the rows itself (≈ 10 s at 60k customers, in parallel but
+ * slower when the workers share cores) and sorts every column once per forest, so a fan-out pays only when the
+ * trees dominate: at 60k customers 100 trees on 2 workers took 46 s against 68 s on one, 10 trees 20 s against
+ * 18 s (BENCHMARKS.md, issue 8). The configured TRAIN_FANOUT is therefore capped at one participant per this many
+ * trees of the main forest; an explicit `fanout` option is taken as given.
+ */
+export const TREES_PER_PARTICIPANT = 25;
+
+export function defaultFanout(configured: number, nEstimators: number | undefined): number {
+  return Math.max(1, Math.min(configured, Math.floor((nEstimators ?? DEFAULT_FOREST.nEstimators ?? 100) / TREES_PER_PARTICIPANT)));
+}
 
 /** models.train's options without the fan-out fields (the single-process handler takes the same object). */
 export interface TrainOptions {

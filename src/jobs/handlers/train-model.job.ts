@@ -5,7 +5,7 @@ import { trainModelVersion } from '../../models/training/train.service';
 import { defineJob } from '../job.types';
 import { parseEnv } from '../../config/env';
 import { flowsAvailable } from '../flows/flow';
-import { flowDrill, startTrainingFlow } from '../flows/train.flow';
+import { defaultFanout, flowDrill, startTrainingFlow } from '../flows/train.flow';
 
 export const TRAIN_DEDUPE_KEY = 'models.train';
 
@@ -36,7 +36,7 @@ export const trainModelJob = defineJob({
         seed: z.number().int().optional(),
         score: z.boolean().default(true),
         failAfterVersionRow: z.boolean().default(false),
-        // == scale-out: trees grown by this many models.train-trees jobs (BullMQ only; default TRAIN_FANOUT) ==
+        // == scale-out: participants growing the trees (BullMQ only; default TRAIN_FANOUT, capped: defaultFanout) ==
         fanout: z.number().int().min(1).max(64).optional(),
         drill: flowDrill.optional(),
       })
@@ -45,7 +45,7 @@ export const trainModelJob = defineJob({
   async handler({ horizonDays, cutoff, options: all }, ctx) {
     // == scale-out: with BullMQ and a fan-out > 1 this job only prepares; a flow grows, merges and promotes ==
     const { fanout, drill, ...options } = all;
-    const shares = flowsAvailable() ? (fanout ?? parseEnv(process.env).TRAIN_FANOUT) : 1;
+    const shares = flowsAvailable() ? (fanout ?? defaultFanout(parseEnv(process.env).TRAIN_FANOUT, options.nEstimators)) : 1;
     if (shares > 1) return startTrainingFlow(ctx, { horizonDays, cutoff, options, drill }, shares);
     const { force, metric, target, holdoutFraction, score, failAfterVersionRow, ...forest } = options;
     const out = await trainModelVersion(
