@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { BaselineFit, History } from '../../models/clv/clv-baselines';
 import { fitBaselinesAt } from '../../models/clv/clv-forest';
 import { decodeFits, encodeFits } from '../../models/training/train-flow';
@@ -13,8 +14,26 @@ import { getBlob, putBlob } from './job-blobs';
  * function of the histories, so whoever computes one gets fitBaselinesAt's values exactly.
  */
 
-const fitName = (asOf: number) => `fit:${asOf}`;
-const claimName = (asOf: number) => `fit-claim:${asOf}`;
+const fitName = (data: string, asOf: number) => `fit:${data}:${asOf}`;
+const claimName = (data: string, asOf: number) => `fit-claim:${data}:${asOf}`;
+
+/**
+ * Identity of the loaded histories (every customer's key, event count, spend and last event): participants that
+ * read different data (written before the cutoff meanwhile) never take each other's fits.
+ */
+export function historiesId(histories: readonly History[]): string {
+  const h = crypto.createHash('sha256');
+  for (const c of histories) {
+    let spend = 0;
+    let last = 0;
+    for (const e of c.events) {
+      spend += e.amount;
+      last = Math.max(last, e.at);
+    }
+    h.update(`${c.key}:${c.events.length}:${spend}:${last};`);
+  }
+  return h.digest('hex').slice(0, 16);
+}
 const POLL_MS = 100;
 
 /** Fills `cache` with the fit of every asOf; participant `slot` of `of` starts at its own place in the list. */
@@ -28,22 +47,23 @@ export async function shareFits(
 ): Promise<{ computed: number }> {
   const start = Math.floor((slot.index * asOfs.length) / Math.max(1, slot.of));
   const order = [...asOfs.slice(start), ...asOfs.slice(0, start)];
+  const data = historiesId(histories);
   let computed = 0;
   const compute = async (a: number) => {
     cache.set(a, fitBaselinesAt(histories, a));
     computed++;
     ctx.progress(0, `fit ${computed}`);
-    await putBlob(ctx.db, flowRun, fitName(a), Buffer.from(encodeFits(new Map([[a, cache.get(a)!]]))));
+    await putBlob(ctx.db, flowRun, fitName(data, a), Buffer.from(encodeFits(new Map([[a, cache.get(a)!]]))));
   };
   const take = async (a: number) => {
-    const blob = await getBlob(ctx.db, flowRun, fitName(a));
+    const blob = await getBlob(ctx.db, flowRun, fitName(data, a));
     if (blob) cache.set(a, decodeFits(blob.toString()).get(a)!);
     return Boolean(blob);
   };
   const others = new Map<number, string>();
   for (const a of order) {
     if (cache.has(a) || (await take(a))) continue;
-    const owner = await claim(ctx.db, flowRun, claimName(a), ctx.runId);
+    const owner = await claim(ctx.db, flowRun, claimName(data, a), ctx.runId);
     if (owner === ctx.runId) await compute(a);
     else others.set(a, owner);
   }

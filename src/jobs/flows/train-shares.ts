@@ -70,6 +70,17 @@ async function bullQueue() {
   return queue;
 }
 
+/** The tree jobs' runs; throws when one failed for good (the run fails: a share of its trees is lost for good). */
+export async function treeJobRuns(db: PrismaClient, jobIds: readonly string[]) {
+  const runs = await db.jobRun.findMany({ where: { id: { in: [...jobIds] } }, select: { id: true, state: true, attempts: true, error: true, heartbeatAt: true, startedAt: true, createdAt: true } });
+  const failed = runs.filter((r) => r.state === 'failed' || r.state === 'cancelled');
+  if (failed.length) {
+    const shares = failed.map((r) => jobIds.indexOf(r.id) + 1).sort((a, b) => a - b);
+    throw new Error(`tree shares ${shares.join(', ')} of ${jobIds.length + 1} failed for good: ${failed.map((r) => r.error).filter(Boolean).join('; ') || 'no error recorded'}; the champion is unchanged`);
+  }
+  return runs;
+}
+
 export interface ChunkWork {
   flowRun: string;
   rows: string;
@@ -120,12 +131,7 @@ export async function collectChunks(ctx: JobContext, w: ChunkWork, own: Map<stri
   const have = new Map(own);
   for (;;) {
     if (ctx.signal.aborted) throw new Error('training aborted (worker shutting down)');
-    const runs = await ctx.db.jobRun.findMany({ where: { id: { in: [...jobIds] } }, select: { id: true, state: true, attempts: true, error: true, heartbeatAt: true, startedAt: true, createdAt: true } });
-    const failed = runs.filter((r) => r.state === 'failed' || r.state === 'cancelled');
-    if (failed.length) {
-      const shares = failed.map((r) => jobIds.indexOf(r.id) + 1).sort((a, b) => a - b);
-      throw new Error(`tree shares ${shares.join(', ')} of ${jobIds.length + 1} failed for good: ${failed.map((r) => r.error).filter(Boolean).join('; ') || 'no error recorded'}; the champion is unchanged`);
-    }
+    const runs = await treeJobRuns(ctx.db, jobIds);
     // Failed at least once and retrying: it may fail for good, which must fail the run (unless it went silent).
     const retrying = runs.filter((r) => ((r.state === 'queued' && r.attempts > 0) || (r.state === 'running' && r.attempts > 1)) && Date.now() - lastSign(r) < SILENT_MS);
     const stored = new Set(await blobNames(ctx.db, w.flowRun, `trees:${w.rows}:`));
@@ -135,7 +141,9 @@ export async function collectChunks(ctx: JobContext, w: ChunkWork, own: Map<stri
     const owners = missing.map((c) => claims.get(chunkClaim(w.rows, c)) ?? ctx.runId);
     const states = await claimerStates(ctx.db, owners.filter((o) => o !== ctx.runId));
     const orphan = missing.find((_, i) => owners[i] === ctx.runId || states.get(owners[i]!) !== 'working');
-    if (orphan) have.set(chunkKey(orphan), grow(w, orphan));
+    // Stored meanwhile (its claimer finished between the reads above)? Then it is read below, not grown twice.
+    if (orphan && !(await blobNames(ctx.db, w.flowRun, chunkTrees(w.rows, orphan))).includes(chunkTrees(w.rows, orphan))) have.set(chunkKey(orphan), grow(w, orphan));
+    else if (orphan) continue;
     else await new Promise((r) => setTimeout(r, POLL_MS));
   }
   const byRole = new Map<Role, Forest>();

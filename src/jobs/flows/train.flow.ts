@@ -8,7 +8,7 @@ import { type Chunk, type RoleSet, capturingTrainer, chunkPlan, fitCache, rowsId
 import type { JobContext } from '../job.types';
 import { deleteBlobs, getBlob, putBlob, sweepBlobs } from './job-blobs';
 import { shareFits } from './train-fits';
-import { type ChunkWork, ROWS_MARK, addTreeJobs, collectChunks, growChunks, treeJobIds } from './train-shares';
+import { type ChunkWork, ROWS_MARK, addTreeJobs, collectChunks, growChunks, treeJobIds, treeJobRuns } from './train-shares';
 
 /**
  * Fan-out training (BullMQ). The models.train job coordinates and works:
@@ -77,11 +77,11 @@ function requestOf(horizonDays: number, cutoff: Date, options: TrainOptions, run
 }
 
 /** The training rows of a request, built as the run builds them (TrainingHandedOff stops it before the trees). */
-async function captureRows(db: PrismaClient, req: TrainRequest, histories: History[], fit: ClvTrainOptions['fitBaselines']): Promise<RoleSet[]> {
+async function captureRows(db: PrismaClient, req: TrainRequest, histories: History[], fit: ClvTrainOptions['fitBaselines'], onStep: (message: string) => void): Promise<RoleSet[]> {
   const cap = capturingTrainer();
   const inputs = await clvInputs(db, req, histories, req.cutoff!, trainingKeys(histories, req));
   try {
-    trainClvForest(histories, req.cutoff!.getTime(), { ...inputs.options, trainForest: cap.trainer, fitBaselines: fit });
+    trainClvForest(histories, req.cutoff!.getTime(), { ...inputs.options, trainForest: cap.trainer, fitBaselines: fit, onProgress: (_f, m) => onStep(m ?? 'building rows') });
     throw new Error('training finished without handing its rows over');
   } catch (err) {
     if (!(err instanceof TrainingHandedOff)) throw err;
@@ -109,13 +109,18 @@ const treeProgress = (ctx: JobContext, from: number, span: number, plan: readonl
   };
 };
 
+const CUTOFF_BLOB = 'cutoff';
+
 export async function startTrainingFlow(
   ctx: JobContext,
   p: { horizonDays: number; cutoff?: Date; options: TrainOptions; drill?: FlowDrill },
   shares: number,
 ) {
-  // The cutoff is fixed here: the capture and the replay must read the same histories.
-  const cutoff = p.cutoff ?? new Date();
+  // The cutoff is fixed here (and kept for a retry of this job: the tree jobs already have it): the capture, the
+  // tree jobs and the replay must read the same histories.
+  const kept = await getBlob(ctx.db, ctx.runId, CUTOFF_BLOB);
+  const cutoff = p.cutoff ?? (kept ? new Date(kept.toString()) : new Date());
+  if (!p.cutoff && !kept) await putBlob(ctx.db, ctx.runId, CUTOFF_BLOB, Buffer.from(cutoff.toISOString()));
   try {
     return await coordinate(ctx, { ...p, cutoff }, shares);
   } catch (err) {
@@ -154,10 +159,13 @@ async function coordinate(ctx: JobContext, p: { horizonDays: number; cutoff: Dat
   await putBlob(ctx.db, ctx.runId, ROWS_MARK, Buffer.from(rows));
   phases.mark('rows');
   const plan = chunkPlan(roles, shares);
-  const work: ChunkWork = { flowRun: ctx.runId, rows, plan, sets: cap.sets, onTree: treeProgress(ctx, 0.4, 0.45, plan, p.drill), store: false };
+  const jobIds = treeJobIds(ctx.runId, shares).slice(1);
+  // A tree job that failed for good fails the run (collectChunks): checked between chunks too, not only at the end.
+  const stop = async () => (await treeJobRuns(ctx.db, jobIds), false);
+  const work: ChunkWork = { flowRun: ctx.runId, rows, plan, sets: cap.sets, onTree: treeProgress(ctx, 0.4, 0.45, plan, p.drill), store: false, stop };
   const own = await growChunks(ctx, work);
   phases.mark('ownTrees');
-  const forests = await collectChunks(ctx, work, own, treeJobIds(ctx.runId, shares).slice(1));
+  const forests = await collectChunks(ctx, work, own, jobIds);
   phases.mark('waitTrees');
   ctx.progress(0.85, 'merging trees');
   const out = await trainModelVersion(ctx.db, req, {
@@ -204,31 +212,40 @@ export async function trainTreesShare(ctx: JobContext, p: z.infer<typeof treesPa
   const skip = (why: string) => ({ share: p.share, trees: 0, skipped: why });
   if (await runFinished(ctx.db, p.trainRunId)) return skip('run already finished');
   const phases = phaseClock();
-  ctx.progress(0, 'loading histories');
-  const histories = await loadAllHistories(ctx.db, p.cutoff);
+  // Heartbeats while loading and building rows (minutes at 100x): a silent claimer's chunks are grown elsewhere.
+  const histories = await loadAllHistories(ctx.db, p.cutoff, (n) => ctx.progress(0, `loaded ${n} histories`));
   phases.mark('load');
   if (await runFinished(ctx.db, p.trainRunId)) return skip('run already finished');
-  const fits = fitCache(new Map());
-  await shareFits(ctx, p.trainRunId, histories, fitDates(histories, p.cutoff, p.horizonDays), { index: p.share, of: p.of }, fits.cache);
-  phases.mark('fits');
-  const req = requestOf(p.horizonDays, p.cutoff, p.options as unknown as TrainOptions, p.trainRunId);
-  const sets = await captureRows(ctx.db, req, histories, fits.fit);
-  const roles = sets.map(summarize);
-  const rows = rowsId(roles);
-  phases.mark('rows');
-  let differs: string | undefined;
-  const stop = async () => {
-    const mark = (await getBlob(ctx.db, p.trainRunId, ROWS_MARK))?.toString();
-    if (mark && mark !== rows) differs = `its training rows differ from the coordinator's (${rows} vs ${mark})`;
-    return Boolean(differs) || (await runFinished(ctx.db, p.trainRunId));
-  };
-  const plan = chunkPlan(roles, p.of);
-  const grown = await growChunks(ctx, { flowRun: p.trainRunId, rows, plan, sets, onTree: treeProgress(ctx, 0, 1, plan, p.drill), store: true, stop });
-  if (differs && !grown.size) return skip(differs);
-  phases.mark('trees');
-  const trees = [...grown.values()].reduce((n, f) => n + f.nTrees, 0);
-  ctx.progress(1, `${trees} trees`);
-  return { share: p.share, trees, ...(trees ? {} : { skipped: 'every chunk was taken by others' }), phasesMs: phases.done() };
+  let sawMark = false;
+  try {
+    const fits = fitCache(new Map());
+    await shareFits(ctx, p.trainRunId, histories, fitDates(histories, p.cutoff, p.horizonDays), { index: p.share, of: p.of }, fits.cache);
+    phases.mark('fits');
+    const req = requestOf(p.horizonDays, p.cutoff, p.options as unknown as TrainOptions, p.trainRunId);
+    const sets = await captureRows(ctx.db, req, histories, fits.fit, (m) => ctx.progress(0, m));
+    const roles = sets.map(summarize);
+    const rows = rowsId(roles);
+    phases.mark('rows');
+    let differs: string | undefined;
+    const stop = async () => {
+      const mark = (await getBlob(ctx.db, p.trainRunId, ROWS_MARK))?.toString();
+      sawMark ||= mark !== undefined;
+      if (mark && mark !== rows) differs = `its training rows differ from the coordinator's (${rows} vs ${mark})`;
+      return Boolean(differs) || (await runFinished(ctx.db, p.trainRunId));
+    };
+    const plan = chunkPlan(roles, p.of);
+    const grown = await growChunks(ctx, { flowRun: p.trainRunId, rows, plan, sets, onTree: treeProgress(ctx, 0, 1, plan, p.drill), store: true, stop });
+    if (differs && !grown.size) return skip(differs);
+    phases.mark('trees');
+    const trees = [...grown.values()].reduce((n, f) => n + f.nTrees, 0);
+    ctx.progress(1, `${trees} trees`);
+    return { share: p.share, trees, ...(trees ? {} : { skipped: 'every chunk was taken by others' }), phasesMs: phases.done() };
+  } finally {
+    // The coordinator deletes the run's blobs when it ends; what this job wrote after that is removed here. The
+    // check follows this job's last write, so a write is either seen by the coordinator's delete or by this one.
+    const gone = sawMark && !(await getBlob(ctx.db, p.trainRunId, ROWS_MARK));
+    if (gone || (await runFinished(ctx.db, p.trainRunId))) await deleteBlobs(ctx.db, p.trainRunId);
+  }
 }
 
 async function runFinished(db: PrismaClient, runId: string): Promise<boolean> {

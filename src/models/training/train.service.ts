@@ -53,9 +53,12 @@ interface Hooks {
   windowCache?: ClvTrainOptions['windowCache'];
 }
 
-export async function loadAllHistories(db: PrismaClient, before: Date): Promise<History[]> {
+export async function loadAllHistories(db: PrismaClient, before: Date, onBatch?: (loaded: number) => void): Promise<History[]> {
   const out: History[] = [];
-  for await (const b of historyBatches(db, { before, batchSize: 5000 })) out.push(...b.histories);
+  for await (const b of historyBatches(db, { before, batchSize: 5000 })) {
+    out.push(...b.histories);
+    onBatch?.(out.length);
+  }
   return out;
 }
 
