@@ -70,7 +70,7 @@ async function bullQueue() {
   return queue;
 }
 
-/** The tree jobs' runs; throws when one failed for good (the run fails: a share of its trees is lost for good). */
+/** The tree jobs' runs; throws when one failed for good: like any fan-out child that fails for good, it fails the run. */
 export async function treeJobRuns(db: PrismaClient, jobIds: readonly string[]) {
   const runs = await db.jobRun.findMany({ where: { id: { in: [...jobIds] } }, select: { id: true, state: true, attempts: true, error: true, heartbeatAt: true, startedAt: true, createdAt: true } });
   const failed = runs.filter((r) => r.state === 'failed' || r.state === 'cancelled');

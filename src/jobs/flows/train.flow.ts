@@ -27,7 +27,7 @@ import { type ChunkWork, ROWS_MARK, addTreeJobs, collectChunks, growChunks, tree
  * Progress of the run: rows 0–0.4, trees 0.4–0.85, replay, promotion and scoring 0.85–1.
  */
 
-/** Fault injection for tests and drills (like failAfterVersionRow): a share job that always fails, slow trees. */
+/** Fault injection for tests and drills (like failAfterVersionRow): a tree job that always fails, slow trees. */
 export const flowDrill = z.object({
   failShare: z.number().int().min(0).optional(),
   treeDelayMs: z.number().int().min(0).max(60_000).optional(),

@@ -90,7 +90,7 @@ export function growChunk(set: RoleSet, chunk: Chunk, onTree?: (done: number, to
   return trainTreesOn(ds, o, treeSeeds(o.seed, chunk.count, chunk.first), onTree);
 }
 
-/** Concatenates the shares in share order (skipping empty ones). */
+/** Concatenates forests grown in parts (chunks in tree order), skipping empty ones. */
 export function mergeShares(parts: readonly (Forest | null)[]): Forest {
   return mergeForests(parts.filter((p): p is Forest => p !== null));
 }
@@ -121,7 +121,7 @@ export function supplyingTrainer(expected: readonly RoleSummary[], forests: Read
   };
 }
 
-/** Baseline fits by as-of date, computed once per flow: a deterministic function of the same histories. */
+/** Baseline fits by as-of date, computed once per participant or taken from another: a deterministic function of the same histories. */
 export function fitCache(cache: Map<number, BaselineFit>) {
   return {
     cache,
