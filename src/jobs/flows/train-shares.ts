@@ -18,8 +18,8 @@ import { blobNames, getBlob, putBlob } from './job-blobs';
 
 export const treeJobIds = (runId: string, of: number) => Array.from({ length: of }, (_, i) => flowRunId(runId, `trees:${i}`));
 const chunkKey = (c: Chunk) => `${c.role}:${c.index}`;
-export const chunkClaim = (rows: string, c: Chunk) => `claim:${rows}:${chunkKey(c)}`;
-export const chunkTrees = (rows: string, c: Chunk) => `trees:${rows}:${chunkKey(c)}`;
+const chunkClaim = (rows: string, c: Chunk) => `claim:${rows}:${chunkKey(c)}`;
+const chunkTrees = (rows: string, c: Chunk) => `trees:${rows}:${chunkKey(c)}`;
 /** The coordinator's rows id: a tree job whose rows differ (data written before the cutoff meanwhile) stops. */
 export const ROWS_MARK = 'rows';
 

@@ -124,7 +124,7 @@ export async function startTrainingFlow(
   try {
     return await coordinate(ctx, { ...p, cutoff }, shares);
   } catch (err) {
-    // The replay marks its own failures; a failed share (or anything before the replay) leaves 'training'.
+    // The replay marks its own failures; a failed tree job (or anything before the replay) leaves 'training'.
     await markFailed(ctx.db, ctx.runId, err instanceof Error ? err.message : String(err));
     throw err;
   } finally {
