@@ -44,15 +44,13 @@ export async function shareFits(
   asOfs: readonly number[],
   slot: { index: number; of: number },
   cache: Map<number, BaselineFit>,
-): Promise<{ computed: number }> {
+): Promise<void> {
   const start = Math.floor((slot.index * asOfs.length) / Math.max(1, slot.of));
   const order = [...asOfs.slice(start), ...asOfs.slice(0, start)];
   const data = historiesId(histories);
-  let computed = 0;
   const compute = async (a: number) => {
     cache.set(a, fitBaselinesAt(histories, a));
-    computed++;
-    ctx.progress(0, `fit ${computed}`);
+    ctx.progress(0, `fitted the baselines as of ${new Date(a).toISOString().slice(0, 10)}`);
     await putBlob(ctx.db, flowRun, fitName(data, a), Buffer.from(encodeFits(new Map([[a, cache.get(a)!]]))));
   };
   const take = async (a: number) => {
@@ -79,5 +77,4 @@ export async function shareFits(
     }
     if (others.size) await new Promise((r) => setTimeout(r, POLL_MS));
   }
-  return { computed };
 }
