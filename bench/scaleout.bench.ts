@@ -8,7 +8,7 @@
  *   npx tsx bench/scaleout.bench.ts [--customers 20000] [--comments 3000] [--trees 100] [--workers 1,2]
  *     [--model ../shared/models/random-minilm-l6-shape] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
  *     [--redis-url redis://127.0.0.1:6379] [--vectors 20000] [--jobs train,score,embed] [--db-prefix vg_bench]
- *     [--queue-prefix vgb]
+ *     [--queue-prefix vgb] [--fanout k]
  * --workers 1,2,2,1 alternates rounds on the same data (the speed-up line compares the first two); --vectors 0
  * skips the HNSW probe.
  */
@@ -38,6 +38,9 @@ const ADMIN = arg('admin-url', 'postgresql://postgres@127.0.0.1:5432/postgres');
 const REDIS = arg('redis-url', 'redis://127.0.0.1:6379');
 const JOBS = new Set(arg('jobs', 'train,score,embed').split(','));
 const DB_PREFIX = arg('db-prefix', 'vg_bench');
+// Training fan-out of every round (default: the round's worker count). `--fanout 2 --workers 1` times the flow's
+// steps in one process: the per-tree cost without a second worker on the other core.
+const FANOUT = argv.includes('--fanout') ? Number(arg('fanout', '0')) : undefined;
 const MODEL = path.resolve(arg('model', path.join(__dirname, '..', '..', 'shared', 'models', 'random-minilm-l6-shape')));
 
 const s = (ms: number) => (ms / 1000).toFixed(1);
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
         await waitForRun(p, r.id, { timeoutMs: 120_000, pollMs: 100 });
       }));
       const cpu0 = cpu();
-      const train = await timed('models.train', { horizonDays: 180, cutoff, options: { force: true, score: false, nEstimators: TREES, fanout: w } });
+      const train = await timed('models.train', { horizonDays: 180, cutoff, options: { force: true, score: false, nEstimators: TREES, fanout: FANOUT ?? w } });
       const trainingRows = (train.run.result as { trainingRows: number }).trainingRows;
       const trainCpu = cpu() - cpu0;
       console.log(`  ${w} workers: training ${s(train.ms)} s wall, ${trainCpu.toFixed(1)} CPU s in the workers, load ${load()}`);
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
       const kids = all.filter((k) => ((k.result as TreesResult | null)?.trees ?? 0) > 0);
       const treeMs = kids.reduce((a, k) => a + ((k.result as TreesResult).phasesMs?.trees ?? 0), 0);
       const kidTrees = kids.reduce((a, k) => a + (k.result as TreesResult).trees, 0);
-      if (w > 1) {
+      if ((FANOUT ?? w) > 1) {
         // Every participant builds the rows itself, then all claim chunks of trees; the coordinator replays.
         const queued = all.length ? Math.min(...all.map((k) => k.createdAt.getTime())) : enqueuedAt;
         const lastKid = kids.length ? Math.max(...kids.map((k) => k.finishedAt!.getTime())) : queued;

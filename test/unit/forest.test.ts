@@ -10,11 +10,15 @@ import {
   forestTrees,
   mergeForests,
   predict,
+  prepareDataset,
+  resolveOptions,
   serializeForest,
   trainForest,
   trainTrees,
+  trainTreesOn,
   treeFromMlCartJSON,
   treeSeeds,
+  treeWorkspace,
 } from '../../src/models/forest';
 
 // The reference libraries are untyped (ml-cart) or mistyped (ml-random-forest's d.ts),
@@ -146,6 +150,22 @@ describe('determinism and parallel chunks', () => {
     const whole = trainForest(d.X, d.y, opts);
     const chunks = [treeSeeds(123, 3, 0), treeSeeds(123, 5, 3)].map((s) => trainTrees(d.X, d.y, opts, s));
     expect(bytesOf(mergeForests(chunks)).equals(bytesOf(whole))).toBe(true);
+  });
+
+  it.each(['exact', 'hist'] as const)('%s: chunks grown on one reused workspace (bootstrap and not) equal the whole forest', (m) => {
+    for (const bootstrap of [true, false]) {
+      const o = resolveOptions({ ...opts, splitMethod: m, bootstrap, sampleFraction: bootstrap ? 1 : 0.7 });
+      const whole = trainForest(d.X, d.y, o);
+      const ws = treeWorkspace(prepareDataset(d.X, d.y, o), o);
+      const chunks = [[0, 3], [3, 1], [4, 4]].map(([first, count]) => trainTreesOn(ws.ds, o, treeSeeds(123, count!, first), undefined, ws));
+      expect(bytesOf(mergeForests(chunks)).equals(bytesOf(whole))).toBe(true);
+    }
+  });
+
+  it('refuses a workspace made for other split options', () => {
+    const o = resolveOptions(opts);
+    const ws = treeWorkspace(prepareDataset(d.X, d.y, o), o);
+    expect(() => trainTreesOn(ws.ds, { ...o, minSamplesLeaf: 4 }, treeSeeds(123, 1), undefined, ws)).toThrow(/workspace was made for another dataset/);
   });
 
   it('column-major input gives the same forest as row-major', () => {

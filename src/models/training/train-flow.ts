@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { BaselineFit, History } from '../clv/clv-baselines';
 import { type ForestTrainer, fitBaselinesAt } from '../clv/clv-forest';
-import { type Dataset, type Forest, type ForestOptions, type Matrix, forestFromTrees, mergeForests, prepareDataset, resolveOptions, treeSeeds, trainTreesOn } from '../forest';
+import { type Forest, type ForestOptions, type Matrix, type TreeWorkspace, forestFromTrees, mergeForests, prepareDataset, resolveOptions, treeSeeds, trainTreesOn, treeWorkspace } from '../forest';
 import { TrainingHandedOff } from './train.service';
 
 /**
@@ -79,15 +79,17 @@ export function chunkPlan(roles: readonly Pick<RoleSummary, 'role' | 'nTrees'>[]
   return out;
 }
 
-// Sorting every column for the splitter costs about a second per role at 140k rows: once per set, not per chunk.
-const prepared = new WeakMap<RoleSet, Dataset>();
+// Sorting every column for the splitter costs about a second per role at 140k rows, and the splitter's buffers are
+// tens of MB whose fresh allocation per chunk made V8 collect the worker's whole heap (the histories) every time:
+// both once per set, not per chunk.
+const prepared = new WeakMap<RoleSet, TreeWorkspace>();
 
 /** Grows a chunk's trees: seeds by absolute tree index, as trainForest would. */
 export function growChunk(set: RoleSet, chunk: Chunk, onTree?: (done: number, total: number) => void): Forest {
   const o = resolveOptions(set.opts);
-  let ds = prepared.get(set);
-  if (!ds) prepared.set(set, (ds = prepareDataset(set.X, set.y, o)));
-  return trainTreesOn(ds, o, treeSeeds(o.seed, chunk.count, chunk.first), onTree);
+  let ws = prepared.get(set);
+  if (!ws) prepared.set(set, (ws = treeWorkspace(prepareDataset(set.X, set.y, o), o)));
+  return trainTreesOn(ws.ds, o, treeSeeds(o.seed, chunk.count, chunk.first), onTree, ws);
 }
 
 /** Concatenates forests grown in parts (chunks in tree order), skipping empty ones. */
