@@ -8,7 +8,7 @@
  *   npx tsx bench/scaleout.bench.ts [--customers 20000] [--comments 3000] [--trees 100] [--workers 1,2]
  *     [--model ../shared/models/random-minilm-l6-shape] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
  *     [--redis-url redis://127.0.0.1:6379] [--vectors 20000] [--jobs train,score,embed] [--db-prefix vg_bench]
- *     [--queue-prefix vgb] [--fanout k]
+ *     [--queue-prefix vgb] [--fanout k] [--shares k]
  * --workers 1,2,2,1 alternates rounds on the same data (the speed-up line compares the first two); --vectors 0
  * skips the HNSW probe.
  */
@@ -41,6 +41,8 @@ const DB_PREFIX = arg('db-prefix', 'vg_bench');
 // Training fan-out of every round (default: the round's worker count). `--fanout 2 --workers 1` times the flow's
 // steps in one process: the per-tree cost without a second worker on the other core.
 const FANOUT = argv.includes('--fanout') ? Number(arg('fanout', '0')) : undefined;
+// Scoring shares of every round (default: the round's worker count); `--shares 2 --workers 1` times each range alone.
+const SHARES = argv.includes('--shares') ? Number(arg('shares', '0')) : undefined;
 const MODEL = path.resolve(arg('model', path.join(__dirname, '..', '..', 'shared', 'models', 'random-minilm-l6-shape')));
 
 const s = (ms: number) => (ms / 1000).toFixed(1);
@@ -137,8 +139,8 @@ async function main(): Promise<void> {
         }
       }
       const skipped = { ms: Number.NaN };
-      const score = JOBS.has('score') ? await timed('models.score-fanout', { shares: w }) : skipped;
-      if (JOBS.has('score') && w > 1) {
+      const score = JOBS.has('score') ? await timed('models.score-fanout', { shares: SHARES ?? w }) : skipped;
+      if (JOBS.has('score') && (SHARES ?? w) > 1) {
         // Where the flow's time goes: the range jobs (in parallel) and the global finish after the last of them.
         const t0 = enqueuedAt;
         const ranges = await p.jobRun.findMany({ where: { name: 'models.score-range', createdAt: { gte: new Date(t0 - 1000) } }, orderBy: { createdAt: 'asc' } });
