@@ -40,8 +40,8 @@ export function trainTrees(
 /**
  * Per-dataset scratch memory of tree growth: the splitter's buffers (two copies of every feature's row order,
  * ~40 MB at 140k rows and 35 features) and the bag arrays. Reused across calls on the same dataset: a fresh
- * allocation per call is external memory that makes V8 collect the whole heap, which in a worker holding every
- * customer's history cost about a third of the tree time when a forest is grown in chunks (BENCHMARKS.md).
+ * allocation per call is external memory that makes V8 collect the whole heap: in a process holding millions of
+ * small objects (a worker's histories), chunks of 2 trees took 28% longer, chunks of 6 5% (bench/forest-heap.bench.ts).
  */
 export interface TreeWorkspace {
   ds: Dataset;
