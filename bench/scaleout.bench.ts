@@ -146,9 +146,13 @@ async function main(): Promise<void> {
         const ranges = await p.jobRun.findMany({ where: { name: 'models.score-range', createdAt: { gte: new Date(t0 - 1000) } }, orderBy: { createdAt: 'asc' } });
         const at = (d: Date | null) => (d ? s(d.getTime() - t0) : '–');
         const lastRange = Math.max(...ranges.map((r) => r.finishedAt?.getTime() ?? t0));
+        // Then the segment jobs over the same ranges, then the step that completes the scoring run.
+        const segs = await p.jobRun.findMany({ where: { name: 'models.score-segments', createdAt: { gte: new Date(t0 - 1000) } }, orderBy: { createdAt: 'asc' } });
+        const lastSeg = Math.max(lastRange, ...segs.map((r) => r.finishedAt?.getTime() ?? t0));
         const run = 'run' in score ? (score as { run: { finishedAt: Date | null } }).run : undefined;
         console.log(`  ${w} workers, scoring timeline (s after enqueueing): ${ranges.map((r) => `range ${at(r.startedAt)}–${at(r.finishedAt)}`).join(', ')}; ` +
-          `finish ${run?.finishedAt ? s(run.finishedAt.getTime() - lastRange) : '–'} s after the last range`);
+          `${segs.map((r) => `segments ${at(r.startedAt)}–${at(r.finishedAt)}`).join(', ')}; ` +
+          `finish ${run?.finishedAt ? s(run.finishedAt.getTime() - lastRange) : '–'} s after the last range, ${run?.finishedAt ? s(run.finishedAt.getTime() - lastSeg) : '–'} s after the last segment job`);
       }
       await p.$executeRaw`delete from comment_embeddings`;
       const embed = !JOBS.has('embed') ? skipped : await timed('embeddings.embed-fanout', {

@@ -2,10 +2,13 @@ import type { App } from '../../src/app';
 import { DAY_MS } from '../../src/features/features.definitions';
 import type { JobRun } from '../../src/generated/prisma/client';
 import { ingestCustomers, ingestTransactions } from '../../src/ingest/ingest.service';
+import { flowRunId } from '../../src/jobs/flows/flow';
+import { completeScoreFlow } from '../../src/jobs/flows/score.flow';
 import { TRAIN_DEDUPE_KEY } from '../../src/jobs/handlers/train-model.job';
 import { waitForRun } from '../../src/jobs/wait';
 import { TIERS } from '../../src/models/scoring/tiers';
 import { MODEL_KIND } from '../../src/models/training/train.service';
+import { completeScoringRun, segmentScoringRange, startScoringRun } from '../../src/segments/scoring-runs.service';
 import { type Proc, spawnEntry } from '../helpers/processes';
 import { backend, openTestApp, testEnv, uid } from '../helpers/test-env';
 
@@ -48,6 +51,15 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
   const train = (options: Record<string, unknown>) =>
     app.queue.enqueue('models.train', { horizonDays: 60, cutoff: CUTOFF, options: { force: true, score: false, nEstimators: 12, maxDepth: 8, ...options } }, { dedupeKey: TRAIN_DEDUPE_KEY, maxAttempts: 1 });
   const wait = (id: string) => waitForRun(app.db.prisma, id, { timeoutMs: 150_000, pollMs: 100 });
+  // A fresh worker's first job loads the code into its job thread for seconds: until then a job it took sits
+  // there while the others finish a 12-tree run, so the next test would race it. Warm it with selftests first.
+  const warm = async (p: Proc) => {
+    for (let i = 0; i < 20; i++) {
+      const runs = await Promise.all([0, 1, 2].map(async () => wait((await app.queue.enqueue('system.selftest', { durationMs: 1000, idle: true })).id)));
+      if (runs.some((r) => r.workerId?.endsWith(`:${p.child.pid}`))) return;
+    }
+    throw new Error('the new worker never took a job');
+  };
 
   beforeAll(async () => {
     app = await openTestApp({}, { runJobs: false });
@@ -120,7 +132,7 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
     expect((retried.result as { trees: number }).trees).toBeGreaterThanOrEqual(pending.length);
     expect(retried.workerId).not.toBe(busy.workerId);
     expect(await champion(app)).toBe((done.result as { modelVersionId: number }).modelVersionId);
-    await startWorker();
+    await warm(await startWorker());
   }, 240_000);
 
   it('a share that fails for good fails the run cleanly and leaves the champion untouched', async () => {
@@ -181,6 +193,36 @@ describeOn('postgres')('training fan-out over 3 BullMQ worker processes', () => 
     const sr = await app.db.prisma.scoringRun.findUniqueOrThrow({ where: { id: result.scoringRunId } });
     expect([sr.status, sr.full, sr.customerCount]).toEqual(['completed', true, total]);
     await expectExactTiers(app, versionId, total);
+    // The segment rows were written range by range, by 3 more jobs: each range's ranks are still everyone's,
+    // so they equal what one statement over the whole run writes for the same scores.
+    const segJobs = await app.db.prisma.jobRun.findMany({ where: { id: { in: [0, 1, 2].map((i) => flowRunId(run.id, `segments:${i}`)) } } });
+    expect(segJobs.map((j) => [j.name, j.state])).toEqual(Array(3).fill(['models.score-segments', 'completed']));
+    const segments = (runId: number) =>
+      app.db.prisma.customerSegment.findMany({ where: { scoringRunId: runId }, select: { customerId: true, kind: true, name: true }, orderBy: [{ kind: 'asc' }, { customerId: 'asc' }] });
+    const byRanges = await segments(result.scoringRunId);
+    expect(byRanges.filter((r) => r.kind === 'value_tier')).toHaveLength(total);
+    expect(new Set(byRanges.map((r) => r.kind))).toEqual(new Set(['value_tier', 'rfm', 'churn_risk']));
+    const whole = await startScoringRun(app.db.prisma, { modelVersionId: versionId, full: true });
+    await completeScoringRun(app.db.prisma, { runId: whole, modelVersionId: versionId, asOf: new Date((done.result as { asOf: string }).asOf) });
+    expect(await segments(whole)).toEqual(byRanges);
+    // A range written again (a retried segment job whose first attempt had committed) replaces its rows.
+    const ids = (await app.db.prisma.customer.findMany({ select: { id: true }, orderBy: { id: 'asc' } })).map((c) => c.id);
+    const range = { afterId: ids[0]! - 1, untilId: ids[Math.floor(ids.length / 2)]! };
+    await segmentScoringRange(app.db.prisma, { runId: result.scoringRunId, modelVersionId: versionId, asOf: new Date((done.result as { asOf: string }).asOf), range });
+    expect(await segments(result.scoringRunId)).toEqual(byRanges);
+
+    // A segment range that failed for good left no rows: the complete step fails the run, the last completed
+    // run's segments stay current.
+    const asOf = (done.result as { asOf: string }).asOf;
+    const broken = await startScoringRun(app.db.prisma, { modelVersionId: versionId, full: true });
+    await segmentScoringRange(app.db.prisma, { runId: broken, modelVersionId: versionId, asOf: new Date(asOf), range });
+    const edges = [range.afterId, range.untilId, ids.at(-1)!];
+    const ctx = { runId: uid('complete'), attempt: 1, db: app.db.prisma, log: app.log, signal: new AbortController().signal, progress: () => {} };
+    const payload = { scoringRunId: broken, modelVersionId: versionId, asOf: new Date(asOf), shares: 2, afterId: edges[0]!, untilId: edges[2]!, edges, scored: total };
+    await expect(completeScoreFlow(ctx, payload)).rejects.toThrow(/1 of 2 segment ranges failed for good/);
+    expect((await app.db.prisma.scoringRun.findUniqueOrThrow({ where: { id: broken } })).status).toBe('failed');
+    const current = await app.db.prisma.scoringRun.findFirstOrThrow({ where: { status: 'completed' }, orderBy: [{ finishedAt: 'desc' }, { id: 'desc' }] });
+    expect(current.id).toBe(whole);
   }, 240_000);
 });
 

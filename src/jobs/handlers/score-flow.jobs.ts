@@ -1,4 +1,4 @@
-import { finishScoreFlow, scoreFanoutPayload, scoreFinishPayload, scoreRange, scoreRangePayload, startScoreFlow } from '../flows/score.flow';
+import { completeScoreFlow, finishScoreFlow, scoreCompletePayload, scoreFanoutPayload, scoreFinishPayload, scoreRange, scoreRangePayload, scoreSegmentsPayload, segmentRange, startScoreFlow } from '../flows/score.flow';
 import { flowsAvailable } from '../flows/flow';
 import { defineJob } from '../job.types';
 
@@ -9,4 +9,8 @@ export const scoreRangeJob = defineJob({ name: 'models.score-range', maxAttempts
 
 export const scoreFinishJob = defineJob({ name: 'models.score-finish', maxAttempts: 1, payload: scoreFinishPayload, handler: (p, ctx) => finishScoreFlow(ctx, p) });
 
-export const scoreFlowJobs = [scoreFanoutJob, scoreRangeJob, scoreFinishJob];
+export const scoreSegmentsJob = defineJob({ name: 'models.score-segments', maxAttempts: 3, payload: scoreSegmentsPayload, handler: (p, ctx) => segmentRange(ctx, p) });
+
+export const scoreCompleteJob = defineJob({ name: 'models.score-complete', maxAttempts: 1, payload: scoreCompletePayload, handler: (p, ctx) => completeScoreFlow(ctx, p) });
+
+export const scoreFlowJobs = [scoreFanoutJob, scoreRangeJob, scoreFinishJob, scoreSegmentsJob, scoreCompleteJob];
