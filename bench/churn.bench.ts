@@ -14,12 +14,8 @@ import { averageRanks } from '../src/models/metrics';
 import { evaluateHistories } from '../src/models/evaluate/evaluate';
 import { type EvalFormat, readHistories } from '../src/models/evaluate/readers';
 import { CHURN_BANDS, churnBand, noPurchaseProbability } from '../src/segments/churn-bands';
+import { arg } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const FILE = arg('transactions', '/work/shared/data/online-retail-ii/online_retail_II_2009-2010.csv.gz');
 const FORMAT = arg('format', 'online-retail') as EvalFormat;
 const CUTOFF = Date.parse(`${arg('cutoff', '2010-06-01')}T00:00:00Z`);

@@ -10,12 +10,8 @@ import * as path from 'node:path';
 import { evaluateHistories } from '../src/models/evaluate/evaluate';
 import { type EvalFormat, readHistories } from '../src/models/evaluate/readers';
 import { DEFAULT_GRID, type SettingGrid, describeSetting } from '../src/models/evaluate/select-settings';
+import { arg } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def?: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const DATA = arg('data', path.resolve(__dirname, '../../shared/data'))!;
 const ONLY = arg('only');
 /** Fix grid axes for a comparison run, e.g. --targets log1p --leaves median (default: the shipped grid). */

@@ -19,13 +19,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Rng } from '../src/lib/random';
 import { readHistories } from '../src/models/evaluate/readers';
+import { arg } from './lib/args';
 
 const ROOT = path.resolve(__dirname, '..');
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const FILE = arg('file', path.resolve(ROOT, '../shared/data/online-retail-ii/online_retail_II_2009-2010.csv.gz'));
 const CUTOFF = arg('cutoff', '2010-06-01');
 const HORIZON = arg('horizon-days', '180');

@@ -27,13 +27,9 @@ import { openDb } from '../src/db/client';
 import { EVENT_TYPES } from '../src/events/events.schemas';
 import type { ImportSummary } from '../src/ingest/import/import.runner';
 import { Rng } from '../src/lib/random';
+import { arg, argv } from './lib/args';
 
 const ROOT = path.resolve(__dirname, '..');
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const N_EVENTS = Number(arg('events', '500000'));
 const N_TX = Number(arg('transactions', '200000'));
 const N_CUSTOMERS = Number(arg('customers', '20000'));

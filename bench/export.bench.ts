@@ -25,15 +25,11 @@ import type { ExportSummary } from '../src/bi/export.service';
 import { openDb } from '../src/db/client';
 import { FEATURE_NAMES, FEATURE_SET } from '../src/features/features.definitions';
 import { importEsm } from '../src/lib/import-esm';
+import { arg, argv } from './lib/args';
 
 type Hyparquet = typeof import('hyparquet', { with: { 'resolution-mode': 'import' } });
 
 const ROOT = path.resolve(__dirname, '..');
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const N = Number(arg('customers', '100000'));
 const SMALL = Number(arg('small', '25000'));
 const HEAP_CAP_MB = Number(arg('heap-cap', '96'));

@@ -8,12 +8,8 @@
  */
 import { prepareDataset, resolveOptions, trainTreesOn, treeSeeds, treeWorkspace } from '../src/models/forest';
 import { makeClvData } from './lib/synthetic';
+import { arg } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const ROWS = Number(arg('rows', '142000'));
 const TREES = Number(arg('trees', '24'));
 const CHUNK = Number(arg('chunk', '2'));

@@ -9,12 +9,8 @@
 import { spawn } from 'node:child_process';
 import { prepareDataset, resolveOptions, trainTreesOn, treeSeeds, treeWorkspace } from '../src/models/forest';
 import { makeClvData } from './lib/synthetic';
+import { arg, argv } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const ROWS = Number(arg('rows', '142000'));
 const TREES = Number(arg('trees', '32'));
 const ROUNDS = Number(arg('rounds', '3'));

@@ -16,12 +16,8 @@ import { forestStats, predict, serializeForest, trainForest } from '../src/model
 import type { Forest, ForestOptions, SplitMethod } from '../src/models/forest';
 import { type Pool, closePool, startPool, trainForestOnPool } from './lib/parallel';
 import { type SyntheticData, makeClvData, r2, splitRows } from './lib/synthetic';
+import { arg, argv } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const flag = (name: string): boolean => argv.includes(`--${name}`);
 const ROWS = arg('rows', '10000,50000').split(',').map(Number);
 const TREES = Number(arg('trees', '100'));

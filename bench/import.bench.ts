@@ -23,14 +23,10 @@ import { parse } from 'csv-parse';
 import { Client } from 'pg';
 import { openDb } from '../src/db/client';
 import type { ImportSummary } from '../src/ingest/import/import.runner';
+import { arg, argv } from './lib/args';
 
 const ROOT = path.resolve(__dirname, '..');
 const SHARED = path.resolve(ROOT, '../shared/data/online-retail-ii/online_retail_II_2009-2010.csv.gz');
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const SCALE = Number(arg('scale', '4'));
 const BATCH = arg('batch-size', '2000');
 const HEAP_CAP_MB = Number(arg('heap-cap', '96'));

@@ -23,12 +23,8 @@ import { waitForRun } from '../src/jobs/wait';
 import { createLogger } from '../src/lib/logger';
 import { spawnEntry, type Proc } from '../test/helpers/processes';
 import { seedCustomerHistories } from './lib/bench-db';
+import { arg, argv } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const N = Number(arg('customers', '20000'));
 const COMMENTS = Number(arg('comments', '3000'));
 const TREES = Number(arg('trees', '100'));

@@ -16,12 +16,8 @@ import { trainClvForest } from '../src/models/clv/clv-forest';
 import { serializeForest } from '../src/models/forest';
 import { scoreCustomers } from '../src/models/scoring/score.service';
 import { seedCustomerHistories } from './lib/bench-db';
+import { arg } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const N = Number(arg('customers', '100000'));
 const ADMIN = arg('admin-url', 'postgresql://postgres@127.0.0.1:5432/postgres');
 

@@ -26,12 +26,8 @@ import { Rng } from '../src/lib/random';
 import { BEHAVIOR_DIM, compactVectorLiteral } from '../src/similarity/behavior-vectors';
 import { type SimilarityConfig, type SimilarityMode, similarCustomers } from '../src/similarity/similar-customers.service';
 import { exactBlendSql, exactSql, type SimilarityFilter, type Space } from '../src/similarity/similarity.sql';
+import { arg, argv } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const N = Number(arg('customers', '100000'));
 const Q = Number(arg('queries', '200'));
 const M = Number(arg('m', '16'));

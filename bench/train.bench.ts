@@ -15,12 +15,8 @@ import type { History } from '../src/models/clv/clv-baselines';
 import { designAt, fitBaselinesAt } from '../src/models/clv/clv-forest';
 import { Mulberry32, predict, serializeForest, trainForest } from '../src/models/forest';
 import { r2 } from '../src/models/metrics';
+import { arg } from './lib/args';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, def: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : def;
-};
 const SIZES = arg('customers', '10000,50000').split(',').map(Number);
 const TREES = Number(arg('trees', '100'));
 const DEPTH = Number(arg('depth', '14'));

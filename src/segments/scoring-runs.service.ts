@@ -24,6 +24,9 @@ const SEGMENT_LOCK = 'scoring-runs:segments';
 
 type Db = Pick<PrismaClient, '$queryRaw' | '$executeRaw' | '$transaction'>;
 
+/** Segmenting hundreds of thousands of customers takes seconds to minutes, beyond Prisma's 5 s default. */
+const LONG_TX = { timeout: 600_000, maxWait: 60_000 };
+
 export async function startScoringRun(db: Db, opts: { modelVersionId: number; full: boolean; jobRunId?: string }): Promise<number> {
   const jobRunId = opts.jobRunId && /^[0-9a-f-]{36}$/i.test(opts.jobRunId) ? opts.jobRunId : null;
   const [row] = await db.$queryRaw<{ id: number }[]>`
@@ -62,7 +65,7 @@ export async function completeScoringRun(db: Db, opts: { runId: number; modelVer
       await writeSegments(tx, opts);
       return closeRun(tx, opts.runId);
     },
-    { timeout: 600_000, maxWait: 60_000 },
+    LONG_TX,
   );
 }
 
@@ -82,7 +85,7 @@ export async function segmentScoringRange(db: Db, opts: { runId: number; modelVe
         and customer_id > ${opts.range.afterId} and customer_id <= ${opts.range.untilId}`;
       await writeSegments(tx, opts);
     },
-    { timeout: 600_000, maxWait: 60_000 },
+    LONG_TX,
   );
 }
 
@@ -93,7 +96,7 @@ export async function closeScoringRun(db: Db, runId: number): Promise<number> {
       await tx.$executeRaw`select pg_advisory_xact_lock(hashtextextended(${SEGMENT_LOCK}, 7))`;
       return closeRun(tx, runId);
     },
-    { timeout: 600_000, maxWait: 60_000 },
+    LONG_TX,
   );
 }
 

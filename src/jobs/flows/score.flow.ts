@@ -40,13 +40,7 @@ export const scoreFinishPayload = z.object({
   edges: z.array(z.number().int()).optional(),
 });
 
-export const scoreSegmentsPayload = z.object({
-  scoringRunId: z.number().int(),
-  modelVersionId: z.number().int(),
-  asOf: z.coerce.date(),
-  afterId: z.number().int(),
-  untilId: z.number().int(),
-});
+export const scoreSegmentsPayload = scoreFinishPayload.pick({ scoringRunId: true, modelVersionId: true, asOf: true, afterId: true, untilId: true });
 
 export const scoreCompletePayload = scoreFinishPayload.extend({ scored: z.number().int(), edges: z.array(z.number().int()) });
 
