@@ -52,7 +52,7 @@ export async function startBullWorker(o: BullWorkerOptions): Promise<{ close(): 
   worker.on('failed', (job: Job<BullJobData> | undefined, err) => {
     if (!job) return;
     const retrying = job.attemptsMade < (job.opts.attempts ?? 1) && !/stalled more than/.test(err.message);
-    void record('failed', runs.markFailed(prisma, job.data.runId, err.message, retrying));
+    void record('failed', runs.markFailed(prisma, job.data.runId, err.message, retrying, Math.max(job.attemptsStarted, job.attemptsMade)));
   });
   worker.on('error', (err) => o.log.warn({ err: err.message }, 'bullmq worker error'));
 

@@ -80,12 +80,17 @@ export async function markCompleted(prisma: PrismaClient, id: string, result: un
 }
 
 /** A failed attempt: back to queued while attempts remain (the transport retries), else failed for good. */
-export async function markFailed(prisma: PrismaClient, id: string, error: string, retrying: boolean): Promise<void> {
+/**
+ * `attempt`: the attempt that failed. BullMQ's 'active' and 'failed' events are recorded without waiting for each
+ * other, so an attempt that fails at once can be marked failed before markRunning counted it (which then skips
+ * the finished run): the final failure records the count itself.
+ */
+export async function markFailed(prisma: PrismaClient, id: string, error: string, retrying: boolean, attempt?: number): Promise<void> {
   await prisma.jobRun.update({
     where: { id },
     data: retrying
       ? { state: 'queued', error, workerId: null }
-      : { state: 'failed', error, finishedAt: new Date() },
+      : { state: 'failed', error, finishedAt: new Date(), ...(attempt !== undefined ? { attempts: attempt } : {}) },
   });
 }
 

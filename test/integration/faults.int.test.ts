@@ -300,8 +300,10 @@ describeOn('pglite')('faults of the embedded deployment (the API process runs th
       const v1 = await champion(api.url);
       expect(v1).not.toBeNull();
 
-      const runId = await retrain(api.url, 400);
-      await poll(() => status(api.url, runId), (r) => r.state === 'running' && r.progress >= 0.1 && r.progress < 0.7, 120_000, 'training under way');
+      // The most trees the API accepts, and the whole tree phase (progress 0.05–0.85) as the window: with 400 trees
+      // and 0.1–0.7, a fast machine finished the 477-row training between two polls.
+      const runId = await retrain(api.url, 1000);
+      await poll(() => status(api.url, runId), (r) => r.state === 'running' && r.progress >= 0.1 && r.progress < 0.85, 120_000, 'training under way');
       await api.proc.kill('SIGKILL');
       api = await start();
       // Training runs once (maxAttempts 1): the lost run is failed with a reason, the champion is untouched.
